@@ -1,0 +1,106 @@
+//! Actors: private state, a mailbox, lifecycle hooks.
+
+mod cell;
+mod context;
+mod guard;
+mod id;
+mod run;
+mod stop;
+mod timer;
+
+use std::future::Future;
+
+use crate::mailbox::Mailbox;
+use crate::message::Dispatch;
+
+pub use context::Context;
+pub use id::ActorId;
+pub use stop::{PanicMessage, StopReason};
+pub use timer::TimerHandle;
+
+pub(crate) use cell::{Cell, Core, Lifecycle, Node, signal};
+pub(crate) use run::start;
+
+/// The error type [`Actor::on_start`] may return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A service: private state behind a mailbox, reached only through messages.
+///
+/// An actor handles one message at a time. It runs until it is stopped
+/// ([`ActorRef::stop`](crate::ActorRef::stop), [`Context::stop`], its parent stopping,
+/// [`System::shutdown`](crate::System::shutdown)), killed, or until a handler panics; dropping
+/// every [`ActorRef`](crate::ActorRef) does not stop it.
+///
+/// `Msg` is the type the mailbox stores. `#[derive(Actor)]` with `#[messages]` sets it to the
+/// generated message enum; by hand it is an enum implementing
+/// [`Dispatch`] (see there) or [`DynMessage<Self>`](crate::DynMessage).
+///
+/// # Lifecycle
+///
+/// 1. [`on_start`](Actor::on_start) runs before the first message. Messages sent meanwhile
+///    wait in the mailbox. An error or a panic stops the actor without calling `on_stop`.
+/// 2. Messages are handled in the order they arrived from each sender.
+/// 3. On a graceful stop, the mailbox closes, the messages already in it are handled, the
+///    actor's children stop (the last spawned first), then [`on_stop`](Actor::on_stop) runs.
+/// 4. Messages still in the mailbox of a killed or failed actor become dead letters; their
+///    asks fail with [`AskError::Stopped`](crate::AskError::Stopped).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use snowglobe_runtime::{Actor, BoxError, Context, DynMessage, StopReason, System};
+///
+/// struct Session { open: bool }
+///
+/// impl Actor for Session {
+///     type Msg = DynMessage<Self>;
+///
+///     async fn on_start(&mut self, _ctx: &mut Context<Self>) -> Result<(), BoxError> {
+///         self.open = true;
+///         Ok(())
+///     }
+///
+///     async fn on_stop(&mut self, _ctx: &mut Context<Self>, reason: &StopReason) {
+///         assert!(matches!(reason, StopReason::Normal));
+///         self.open = false;
+///     }
+/// }
+///
+/// let system = System::new();
+/// let session = system.spawn(Session { open: false }).unwrap();
+/// session.stop();
+/// assert!(matches!(session.stopped().await, StopReason::Normal));
+/// # }
+/// ```
+pub trait Actor: Sized + Send + 'static {
+    /// The mailbox item: the actor's message enum, or [`DynMessage<Self>`](crate::DynMessage).
+    type Msg: Dispatch<Self>;
+
+    /// The mailbox this actor type gets unless a spawn says otherwise.
+    const MAILBOX: Mailbox = Mailbox::Bounded(Mailbox::DEFAULT_CAPACITY);
+
+    /// Runs once, before the first message.
+    ///
+    /// Returning an error stops the actor with
+    /// [`StopReason::StartFailed`]; `on_stop` is not called then.
+    fn on_start(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
+    /// Runs once, after the last message was handled and the children have stopped.
+    ///
+    /// Not called when `on_start` failed. A panic here is caught and logged; the actor stops
+    /// with the original reason.
+    fn on_stop(
+        &mut self,
+        ctx: &mut Context<Self>,
+        reason: &StopReason,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, reason);
+        async {}
+    }
+}

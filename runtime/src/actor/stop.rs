@@ -1,0 +1,106 @@
+//! Why an actor stopped.
+
+use std::any::Any;
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+/// The text of a caught panic.
+///
+/// ```
+/// use snowglobe_runtime::PanicMessage;
+///
+/// let p = PanicMessage::new("card number malformed");
+/// assert_eq!(p.as_str(), "card number malformed");
+/// assert_eq!(p.to_string(), "card number malformed");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PanicMessage(Arc<str>);
+
+impl PanicMessage {
+    /// A panic message with the given text.
+    #[must_use]
+    pub fn new(text: impl Into<Arc<str>>) -> PanicMessage {
+        PanicMessage(text.into())
+    }
+
+    /// The message of a panic payload as `std::panic::catch_unwind` returns it.
+    #[must_use]
+    pub fn from_payload(payload: &(dyn Any + Send)) -> PanicMessage {
+        if let Some(s) = payload.downcast_ref::<&'static str>() {
+            PanicMessage((*s).into())
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            PanicMessage(s.as_str().into())
+        } else {
+            PanicMessage("panic with a non-string payload".into())
+        }
+    }
+
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PanicMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for PanicMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why an actor stopped, as given to [`Actor::on_stop`](crate::Actor::on_stop) and returned by
+/// [`ActorRef::stopped`](crate::ActorRef::stopped).
+///
+/// ```
+/// use snowglobe_runtime::{PanicMessage, StopReason};
+///
+/// assert!(!StopReason::Normal.is_failure());
+/// assert!(StopReason::Panicked(PanicMessage::new("boom")).is_failure());
+/// assert_eq!(StopReason::Killed.to_string(), "killed");
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// Stopped on request ([`ActorRef::stop`](crate::ActorRef::stop),
+    /// [`Context::stop`](crate::Context::stop)): the messages queued before the request were
+    /// handled first.
+    Normal,
+    /// Stopped gracefully because its parent or the whole system stopped.
+    Shutdown,
+    /// Killed ([`ActorRef::kill`](crate::ActorRef::kill)): the handler running at the time was
+    /// interrupted at its next await; queued messages went to dead letters.
+    Killed,
+    /// A handler or a lifecycle hook panicked with this message.
+    Panicked(PanicMessage),
+    /// [`Actor::on_start`](crate::Actor::on_start) returned this error; the actor never handled
+    /// a message.
+    StartFailed(Arc<dyn Error + Send + Sync>),
+}
+
+impl StopReason {
+    /// Whether the actor stopped because something went wrong (a panic or a failed start),
+    /// rather than on request.
+    #[must_use]
+    pub fn is_failure(&self) -> bool {
+        matches!(self, StopReason::Panicked(_) | StopReason::StartFailed(_))
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Normal => f.write_str("stopped"),
+            StopReason::Shutdown => f.write_str("shut down"),
+            StopReason::Killed => f.write_str("killed"),
+            StopReason::Panicked(p) => write!(f, "panicked: {p}"),
+            StopReason::StartFailed(e) => write!(f, "failed to start: {e}"),
+        }
+    }
+}

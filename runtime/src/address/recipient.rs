@@ -1,0 +1,202 @@
+//! `Recipient<M>`: any actor that accepts `M`, with the actor's type erased.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use super::actor_ref::ActorRef;
+use super::endpoint::{sealed::Sealed, try_tell};
+use super::error::TellError;
+use super::request::{Request, Tell};
+use crate::actor::{Actor, ActorId, Cell, Core, Lifecycle};
+use crate::mailbox::{Reject, Slot};
+use crate::message::{Accepts, Envelope, Headers, Message, ReplyTo};
+use crate::system::Shared;
+
+/// What a recipient needs of a cell, with the actor type erased.
+trait Deliver<M: Message>: Send + Sync {
+    fn try_reserve(&self) -> Result<Slot, Reject>;
+    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>>;
+    fn push(&self, slot: Slot, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
+    fn core(&self) -> &Core;
+}
+
+impl<A, M> Deliver<M> for Cell<A>
+where
+    A: Actor,
+    M: Message,
+    A::Msg: Accepts<M>,
+{
+    fn try_reserve(&self) -> Result<Slot, Reject> {
+        self.queue.try_reserve()
+    }
+
+    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>> {
+        self.queue.poll_reserve(cx)
+    }
+
+    fn push(&self, slot: Slot, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
+        self.queue.push(
+            slot,
+            Envelope {
+                headers,
+                payload: A::Msg::from_message(msg, reply),
+            },
+        );
+    }
+
+    fn core(&self) -> &Core {
+        &self.core
+    }
+}
+
+/// The address of any actor that accepts messages of type `M`.
+///
+/// Useful where the sender should not know the receiver's type: a list of subscribers, a
+/// callback address handed to another service. It costs one indirect call per send more than
+/// an [`ActorRef`], and no allocation.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use snowglobe_runtime::{Actor, Context, DynMessage, Handler, Message, Recipient, System};
+///
+/// #[derive(Clone)]
+/// struct Alert(&'static str);
+/// impl Message for Alert { type Reply = usize; }
+///
+/// struct Pager;
+/// impl Actor for Pager { type Msg = DynMessage<Self>; }
+/// impl Handler<Alert> for Pager {
+///     async fn handle(&mut self, a: Alert, _: &mut Context<Self>) -> usize { a.0.len() }
+/// }
+///
+/// struct Mailer;
+/// impl Actor for Mailer { type Msg = DynMessage<Self>; }
+/// impl Handler<Alert> for Mailer {
+///     async fn handle(&mut self, _: Alert, _: &mut Context<Self>) -> usize { 0 }
+/// }
+///
+/// let system = System::new();
+/// let on_call: Vec<Recipient<Alert>> = vec![
+///     system.spawn(Pager).unwrap().recipient(),
+///     system.spawn(Mailer).unwrap().recipient(),
+/// ];
+/// let mut replies = Vec::new();
+/// for r in &on_call {
+///     replies.push(r.ask(Alert("disk full")).await.unwrap());
+/// }
+/// assert_eq!(replies, [9, 0]);
+/// # system.shutdown().await;
+/// # }
+/// ```
+pub struct Recipient<M: Message> {
+    cell: Arc<dyn Deliver<M>>,
+}
+
+impl<M: Message> Recipient<M> {
+    pub(crate) fn new<A>(cell: Arc<Cell<A>>) -> Recipient<M>
+    where
+        A: Actor,
+        A::Msg: Accepts<M>,
+    {
+        Recipient { cell }
+    }
+
+    /// The id of the actor behind this address.
+    #[must_use]
+    pub fn id(&self) -> ActorId {
+        self.cell.core().id
+    }
+
+    /// Whether the actor has not stopped yet.
+    #[must_use]
+    pub fn is_alive(&self) -> bool {
+        self.cell.core().lifecycle() != Lifecycle::Stopped
+    }
+
+    /// Sends `msg`, waiting while the mailbox is full. See [`ActorRef::tell`].
+    ///
+    /// # Errors
+    ///
+    /// [`TellError::Closed`] with the message if the actor has stopped or is stopping.
+    pub fn tell(&self, msg: M) -> Tell<'_, Self, M> {
+        Tell::new(self, msg)
+    }
+
+    /// Sends `msg` if the mailbox has room now. See [`ActorRef::try_tell`].
+    ///
+    /// # Errors
+    ///
+    /// [`TellError::Full`] or [`TellError::Closed`], with the message.
+    pub fn try_tell(&self, msg: M) -> Result<(), TellError<M>> {
+        try_tell(self, msg, Headers::new())
+    }
+
+    /// Asks: sends `msg` and waits for the reply. See [`ActorRef::ask`].
+    pub fn ask(&self, msg: M) -> Request<'_, Self, M> {
+        Request::new(self, msg)
+    }
+}
+
+#[allow(private_interfaces)] // sealed: see `Endpoint`
+impl<M: Message> Sealed<M> for Recipient<M> {
+    fn try_reserve(&self) -> Result<Slot, Reject> {
+        self.cell.try_reserve()
+    }
+
+    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>> {
+        self.cell.poll_reserve(cx)
+    }
+
+    fn push(&self, slot: Slot, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
+        self.cell.push(slot, headers, msg, reply);
+    }
+
+    fn system(&self) -> &Shared {
+        &self.cell.core().system
+    }
+}
+
+impl<A, M> From<ActorRef<A>> for Recipient<M>
+where
+    A: Actor,
+    M: Message,
+    A::Msg: Accepts<M>,
+{
+    fn from(actor: ActorRef<A>) -> Self {
+        Recipient::new(actor.cell().clone())
+    }
+}
+
+impl<M: Message> Clone for Recipient<M> {
+    fn clone(&self) -> Self {
+        Recipient {
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+impl<M: Message> PartialEq for Recipient<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl<M: Message> Eq for Recipient<M> {}
+
+impl<M: Message> Hash for Recipient<M> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+impl<M: Message> fmt::Debug for Recipient<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recipient")
+            .field("id", &self.id())
+            .field("message", &std::any::type_name::<M>())
+            .finish()
+    }
+}

@@ -1,0 +1,315 @@
+//! The send futures: `tell` (wait for room) and `ask` (wait for the reply), and the
+//! [`Request`] builder both start from.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+
+use super::endpoint::{Endpoint, try_tell};
+use super::error::{AskError, TellError};
+use crate::mailbox::Reject;
+use crate::message::{Headers, Message, MessageId, ReplyReceiver, ReplyTo};
+use crate::system::{Instant, Sleep};
+
+/// A message on its way to an actor, not yet sent.
+///
+/// Await it to ask (send and wait for the typed reply), or call [`tell`](Request::tell) or
+/// [`try_tell`](Request::try_tell) to send it without a reply. [`ActorRef::ask`] returns one,
+/// and so does each client method `#[messages]` generates.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # use snowglobe_runtime::{Actor, Context, DynMessage, Handler, Message, System};
+/// # struct Echo;
+/// # impl Actor for Echo { type Msg = DynMessage<Self>; }
+/// # struct Ping(u32);
+/// # impl Message for Ping { type Reply = u32; }
+/// # impl Handler<Ping> for Echo {
+/// #     async fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u32 { n }
+/// # }
+/// use std::time::Duration;
+///
+/// let system = System::new();
+/// let echo = system.spawn(Echo).unwrap();
+///
+/// // ask, with the system's default deadline or an explicit one
+/// assert_eq!(echo.ask(Ping(1)).await.unwrap(), 1);
+/// assert_eq!(echo.ask(Ping(2)).timeout(Duration::from_millis(50)).await.unwrap(), 2);
+/// // the same request, sent without waiting for a reply
+/// echo.ask(Ping(3)).tell().await.unwrap();
+/// # system.shutdown().await;
+/// # }
+/// ```
+///
+/// [`ActorRef::ask`]: crate::ActorRef::ask
+#[must_use = "a request does nothing until it is awaited (ask) or sent with `tell`"]
+pub struct Request<'a, E, M> {
+    target: &'a E,
+    msg: M,
+    timeout: Option<Duration>,
+    id: Option<MessageId>,
+}
+
+impl<'a, E: Endpoint<M>, M: Message> Request<'a, E, M> {
+    /// A request of `msg` to `target`.
+    pub fn new(target: &'a E, msg: M) -> Self {
+        Request {
+            target,
+            msg,
+            timeout: None,
+            id: None,
+        }
+    }
+
+    /// Waits at most `timeout` for the reply (and for mailbox room before it) instead of the
+    /// system's default ask timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends the message under a given id rather than a fresh one: a retry passes the id of
+    /// its first attempt so that the receiver can recognise it.
+    pub fn message_id(mut self, id: MessageId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Sends the message without waiting for a reply; the future waits for mailbox room.
+    pub fn tell(self) -> Tell<'a, E, M> {
+        Tell {
+            target: self.target,
+            msg: Some(self.msg),
+            id: self.id,
+        }
+    }
+
+    /// Sends the message if the mailbox has room now.
+    ///
+    /// # Errors
+    ///
+    /// [`TellError::Full`] or [`TellError::Closed`], with the message.
+    pub fn try_tell(self) -> Result<(), TellError<M>> {
+        let headers = headers(self.id);
+        try_tell(self.target, self.msg, headers)
+    }
+}
+
+fn headers(id: Option<MessageId>) -> Headers {
+    let headers = Headers::new();
+    match id {
+        Some(id) => headers.with_id(id),
+        None => headers,
+    }
+}
+
+impl<'a, E: Endpoint<M>, M: Message> IntoFuture for Request<'a, E, M> {
+    type Output = Result<M::Reply, AskError<M>>;
+    type IntoFuture = Ask<'a, E, M>;
+
+    fn into_future(self) -> Ask<'a, E, M> {
+        Ask {
+            target: self.target,
+            state: AskState::Start {
+                msg: self.msg,
+                timeout: self.timeout,
+                id: self.id,
+            },
+            deadline: Instant::ZERO,
+            timer: None,
+        }
+    }
+}
+
+impl<E, M> fmt::Debug for Request<'_, E, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("message", &std::any::type_name::<M>())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of a tell: resolves once the message is in the mailbox.
+///
+/// # Cancel safety
+///
+/// Dropping it before it completes drops the message unsent; once it has completed, the
+/// message is in the mailbox.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Tell<'a, E, M> {
+    target: &'a E,
+    msg: Option<M>,
+    id: Option<MessageId>,
+}
+
+impl<'a, E, M> Tell<'a, E, M> {
+    pub(crate) fn new(target: &'a E, msg: M) -> Self {
+        Tell {
+            target,
+            msg: Some(msg),
+            id: None,
+        }
+    }
+}
+
+impl<E, M> Unpin for Tell<'_, E, M> {}
+
+impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
+    type Output = Result<(), TellError<M>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let reserved = self.target.poll_reserve(cx);
+        let Poll::Ready(reserved) = reserved else {
+            return Poll::Pending;
+        };
+        let Some(msg) = self.msg.take() else {
+            // Polled after completion.
+            return Poll::Pending;
+        };
+        Poll::Ready(match reserved {
+            Ok(slot) => {
+                self.target
+                    .push(slot, headers(self.id), msg, ReplyTo::none());
+                Ok(())
+            }
+            Err(Reject::Closed) => Err(TellError::Closed(msg)),
+            Err(Reject::Full) => Err(TellError::Full(msg)),
+        })
+    }
+}
+
+impl<E, M> fmt::Debug for Tell<'_, E, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tell")
+            .field("message", &std::any::type_name::<M>())
+            .field("sent", &self.msg.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+enum AskState<M: Message> {
+    Start {
+        msg: M,
+        timeout: Option<Duration>,
+        id: Option<MessageId>,
+    },
+    Reserving {
+        msg: M,
+        headers: Headers,
+    },
+    Waiting {
+        reply: ReplyReceiver<M::Reply>,
+    },
+    Done,
+}
+
+pin_project! {
+    /// The future of an ask: resolves to the handler's reply or to why there is none.
+    ///
+    /// The deadline covers the whole ask: waiting for mailbox room, then for the reply. It
+    /// travels in the message's headers, so the handler can see how much time is left.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it before the message was sent drops the message. Dropping it after leaves
+    /// the message in the mailbox: the actor still handles it, and the reply is discarded.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Ask<'a, E, M: Message> {
+        target: &'a E,
+        state: AskState<M>,
+        deadline: Instant,
+        #[pin]
+        timer: Option<Sleep>,
+    }
+}
+
+impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
+    type Output = Result<M::Reply, AskError<M>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match std::mem::replace(this.state, AskState::Done) {
+                AskState::Start { msg, timeout, id } => {
+                    let system = this.target.system();
+                    let timeout = timeout.unwrap_or(system.config.ask_timeout);
+                    *this.deadline = system.rt().now() + timeout;
+                    let headers = headers(id).with_deadline(*this.deadline);
+                    *this.state = AskState::Reserving { msg, headers };
+                }
+                AskState::Reserving { msg, headers } => match this.target.poll_reserve(cx) {
+                    Poll::Ready(Ok(slot)) => {
+                        let (reply, receiver) = ReplyTo::channel();
+                        this.target.push(slot, headers, msg, reply);
+                        *this.state = AskState::Waiting { reply: receiver };
+                    }
+                    Poll::Ready(Err(Reject::Closed)) => {
+                        return Poll::Ready(Err(AskError::Closed(msg)));
+                    }
+                    Poll::Ready(Err(Reject::Full)) | Poll::Pending => {
+                        if expired(*this.target, *this.deadline, this.timer.as_mut(), cx) {
+                            return Poll::Ready(Err(AskError::Full(msg)));
+                        }
+                        *this.state = AskState::Reserving { msg, headers };
+                        return Poll::Pending;
+                    }
+                },
+                AskState::Waiting { mut reply } => match Pin::new(&mut reply).poll(cx) {
+                    Poll::Ready(Ok(Ok(value))) => return Poll::Ready(Ok(value)),
+                    Poll::Ready(Ok(Err(failure))) => {
+                        return Poll::Ready(Err(AskError::from_failure(failure)));
+                    }
+                    // The slot's `Drop` always answers; a lost sender means it was leaked.
+                    Poll::Ready(Err(_)) => return Poll::Ready(Err(AskError::Dropped)),
+                    Poll::Pending => {
+                        if expired(*this.target, *this.deadline, this.timer.as_mut(), cx) {
+                            return Poll::Ready(Err(AskError::Timeout));
+                        }
+                        *this.state = AskState::Waiting { reply };
+                        return Poll::Pending;
+                    }
+                },
+                AskState::Done => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// Polls the deadline timer, arming it on first use (an ask answered at once never touches
+/// the timer wheel).
+fn expired<M: Message, E: Endpoint<M>>(
+    target: &E,
+    deadline: Instant,
+    mut timer: Pin<&mut Option<Sleep>>,
+    cx: &mut Context<'_>,
+) -> bool {
+    if timer.is_none() {
+        timer.set(Some(target.system().rt().sleep_until(deadline)));
+    }
+    match timer.as_pin_mut() {
+        Some(sleep) => sleep.poll(cx).is_ready(),
+        None => false,
+    }
+}
+
+impl<E, M: Message> fmt::Debug for Ask<'_, E, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            AskState::Start { .. } => "start",
+            AskState::Reserving { .. } => "waiting for mailbox room",
+            AskState::Waiting { .. } => "waiting for the reply",
+            AskState::Done => "done",
+        };
+        f.debug_struct("Ask")
+            .field("message", &std::any::type_name::<M>())
+            .field("state", &state)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,187 @@
+//! The dead-letter office: every message that was accepted but will not be handled.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::actor::{ActorId, PanicMessage};
+use crate::message::Headers;
+
+/// Why a message became a dead letter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeadLetterReason {
+    /// It was in the mailbox when the actor stopped (killed, failed, or a timer fired as it
+    /// stopped).
+    ActorStopped,
+    /// Its handler panicked.
+    HandlerPanicked(PanicMessage),
+    /// Its handler was running when the actor was killed.
+    Interrupted,
+}
+
+impl fmt::Display for DeadLetterReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeadLetterReason::ActorStopped => f.write_str("actor stopped before handling it"),
+            DeadLetterReason::HandlerPanicked(p) => write!(f, "handler panicked: {p}"),
+            DeadLetterReason::Interrupted => f.write_str("handler interrupted by a kill"),
+        }
+    }
+}
+
+/// One message that will not be handled: who it was for, what it was, why.
+///
+/// The message itself is gone (an ask waiting on it has its error already); the record keeps
+/// its type and headers, which is what an operator needs to trace it.
+#[derive(Clone, Debug)]
+pub struct DeadLetter {
+    recipient: ActorId,
+    message_type: &'static str,
+    headers: Headers,
+    reason: DeadLetterReason,
+}
+
+impl DeadLetter {
+    pub(crate) fn new(
+        recipient: ActorId,
+        message_type: &'static str,
+        headers: Headers,
+        reason: DeadLetterReason,
+    ) -> DeadLetter {
+        DeadLetter {
+            recipient,
+            message_type,
+            headers,
+            reason,
+        }
+    }
+
+    /// The actor the message was for.
+    #[must_use]
+    pub fn recipient(&self) -> ActorId {
+        self.recipient
+    }
+
+    /// The message's type name.
+    #[must_use]
+    pub fn message_type(&self) -> &'static str {
+        self.message_type
+    }
+
+    /// The message's headers.
+    #[must_use]
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// Why it was not handled.
+    #[must_use]
+    pub fn reason(&self) -> &DeadLetterReason {
+        &self.reason
+    }
+}
+
+/// The system's record of dead letters: counters per reason, and the most recent letters in
+/// a bounded ring.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # use snowglobe_runtime::{Actor, Context, DynMessage, Handler, Message, System};
+/// # struct Slow;
+/// # impl Actor for Slow { type Msg = DynMessage<Self>; }
+/// # struct Job;
+/// # impl Message for Job { type Reply = (); }
+/// # impl Handler<Job> for Slow { async fn handle(&mut self, _: Job, _: &mut Context<Self>) {} }
+/// let system = System::new();
+/// let slow = system.spawn(Slow).unwrap();
+/// slow.try_tell(Job).unwrap();
+/// slow.try_tell(Job).unwrap();
+/// slow.kill(); // the queued jobs are not handled
+/// slow.stopped().await;
+///
+/// let dead = system.dead_letters();
+/// assert_eq!(dead.count(), 2);
+/// assert!(dead.recent().iter().all(|d| d.recipient() == slow.id()));
+/// # }
+/// ```
+pub struct DeadLetters {
+    recent: Mutex<VecDeque<DeadLetter>>,
+    capacity: usize,
+    actor_stopped: AtomicU64,
+    panicked: AtomicU64,
+    interrupted: AtomicU64,
+}
+
+impl DeadLetters {
+    pub(crate) fn new(capacity: usize) -> DeadLetters {
+        DeadLetters {
+            recent: Mutex::new(VecDeque::new()),
+            capacity,
+            actor_stopped: AtomicU64::new(0),
+            panicked: AtomicU64::new(0),
+            interrupted: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn record(&self, letter: DeadLetter) {
+        let counter = match letter.reason {
+            DeadLetterReason::ActorStopped => &self.actor_stopped,
+            DeadLetterReason::HandlerPanicked(_) => &self.panicked,
+            DeadLetterReason::Interrupted => &self.interrupted,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            recipient = %letter.recipient,
+            message = letter.message_type,
+            id = %letter.headers.id(),
+            reason = %letter.reason,
+            "dead letter"
+        );
+        if self.capacity == 0 {
+            return;
+        }
+        let mut recent = self.recent.lock();
+        if recent.len() == self.capacity {
+            recent.pop_front();
+        }
+        recent.push_back(letter);
+    }
+
+    /// All dead letters since the system started.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.actor_stopped.load(Ordering::Relaxed)
+            + self.panicked.load(Ordering::Relaxed)
+            + self.interrupted.load(Ordering::Relaxed)
+    }
+
+    /// Dead letters with a reason of this kind (the reason's payload is ignored).
+    #[must_use]
+    pub fn count_of(&self, reason: &DeadLetterReason) -> u64 {
+        match reason {
+            DeadLetterReason::ActorStopped => &self.actor_stopped,
+            DeadLetterReason::HandlerPanicked(_) => &self.panicked,
+            DeadLetterReason::Interrupted => &self.interrupted,
+        }
+        .load(Ordering::Relaxed)
+    }
+
+    /// The most recent dead letters, oldest first (at most the configured capacity).
+    #[must_use]
+    pub fn recent(&self) -> Vec<DeadLetter> {
+        self.recent.lock().iter().cloned().collect()
+    }
+}
+
+impl fmt::Debug for DeadLetters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeadLetters")
+            .field("count", &self.count())
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,164 @@
+//! Building a system: which runtime, which defaults.
+
+use std::time::Duration;
+
+use super::runtime::{Random, Rt};
+use super::{Config, Shared, System};
+
+/// Builds a [`System`].
+///
+/// ```
+/// use std::time::Duration;
+/// use snowglobe_runtime::System;
+///
+/// // A system with its own two-thread runtime, driven from synchronous code.
+/// let system = System::builder()
+///     .worker_threads(2)
+///     .ask_timeout(Duration::from_secs(1))
+///     .build()
+///     .unwrap();
+/// assert_eq!(system.ask_timeout(), Duration::from_secs(1));
+/// system.block_on(system.shutdown());
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct SystemBuilder {
+    handle: Option<tokio::runtime::Handle>,
+    worker_threads: Option<usize>,
+    ask_timeout: Duration,
+    shutdown_timeout: Duration,
+    dead_letter_capacity: usize,
+    seed: Option<u64>,
+}
+
+/// Why a system could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The tokio runtime could not be created.
+    #[error("cannot create the tokio runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+    /// The given (or current) tokio runtime has no timer driver; asks need deadlines.
+    #[error(
+        "the tokio runtime has timers disabled; build it with `enable_time()` or `enable_all()`"
+    )]
+    TimersDisabled,
+    /// A runtime needs at least one worker thread.
+    #[error("worker_threads must be at least 1")]
+    ZeroWorkerThreads,
+    /// A zero default ask timeout would fail every ask.
+    #[error("the default ask timeout must be longer than zero")]
+    ZeroAskTimeout,
+}
+
+impl Default for SystemBuilder {
+    fn default() -> Self {
+        SystemBuilder {
+            handle: None,
+            worker_threads: None,
+            ask_timeout: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(10),
+            dead_letter_capacity: 1024,
+            seed: None,
+        }
+    }
+}
+
+impl SystemBuilder {
+    /// Runs actors on an existing tokio runtime.
+    ///
+    /// Without this (and without [`worker_threads`](SystemBuilder::worker_threads)), `build`
+    /// uses the runtime it is called from, or creates a multi-thread runtime when called
+    /// outside one.
+    pub fn handle(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.handle = Some(handle);
+        self
+    }
+
+    /// Creates a dedicated multi-thread runtime with this many worker threads.
+    pub fn worker_threads(mut self, threads: usize) -> Self {
+        self.worker_threads = Some(threads);
+        self
+    }
+
+    /// The deadline of an ask that does not set its own (default: 5 s).
+    pub fn ask_timeout(mut self, timeout: Duration) -> Self {
+        self.ask_timeout = timeout;
+        self
+    }
+
+    /// How long [`System::shutdown`] waits for graceful stops before it kills the actors still
+    /// running (default: 10 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How many recent dead letters [`DeadLetters::recent`](crate::DeadLetters::recent) keeps
+    /// (default: 1024; counters count all of them).
+    pub fn dead_letter_capacity(mut self, capacity: usize) -> Self {
+        self.dead_letter_capacity = capacity;
+        self
+    }
+
+    /// Seeds the system's random numbers ([`System::random_u64`]), for reproducible runs.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Builds the system.
+    ///
+    /// # Errors
+    ///
+    /// See [`BuildError`].
+    pub fn build(self) -> Result<System, BuildError> {
+        if self.ask_timeout.is_zero() {
+            return Err(BuildError::ZeroAskTimeout);
+        }
+        let (handle, owned) = match (self.handle, self.worker_threads) {
+            (Some(handle), _) => (handle, None),
+            (None, Some(0)) => return Err(BuildError::ZeroWorkerThreads),
+            (None, Some(threads)) => owned_runtime(Some(threads))?,
+            (None, None) => match tokio::runtime::Handle::try_current() {
+                Ok(handle) => (handle, None),
+                Err(_) => owned_runtime(None)?,
+            },
+        };
+        if owned.is_none() && !has_timers(&handle) {
+            return Err(BuildError::TimersDisabled);
+        }
+        let random = self
+            .seed
+            .map_or_else(Random::from_entropy, Random::with_seed);
+        Ok(System::from_shared(Shared::new(
+            Rt::tokio(handle),
+            owned,
+            random,
+            Config {
+                ask_timeout: self.ask_timeout,
+                shutdown_timeout: self.shutdown_timeout,
+            },
+            self.dead_letter_capacity,
+        )))
+    }
+}
+
+fn owned_runtime(
+    threads: Option<usize>,
+) -> Result<(tokio::runtime::Handle, Option<tokio::runtime::Runtime>), BuildError> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("snowglobe-worker");
+    if let Some(threads) = threads {
+        builder.worker_threads(threads);
+    }
+    let runtime = builder.build()?;
+    Ok((runtime.handle().clone(), Some(runtime)))
+}
+
+/// Whether `handle`'s runtime has a timer driver. Tokio offers no query, only a panic when a
+/// timer is created without one, so this creates one under `catch_unwind`.
+fn has_timers(handle: &tokio::runtime::Handle) -> bool {
+    let _entered = handle.enter();
+    std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO))).is_ok()
+}

@@ -1,0 +1,364 @@
+//! The system: where actors are spawned, named and shut down, and the runtime seam through
+//! which every task, timer, clock read and random number passes.
+
+mod builder;
+mod registry;
+mod runtime;
+mod spawn;
+mod time;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::actor::{Actor, ActorId, Node, signal};
+use crate::address::ActorRef;
+use crate::supervision::DeadLetters;
+
+pub use builder::{BuildError, SystemBuilder};
+pub use registry::{LookupError, RegisterError};
+pub use spawn::{SpawnError, SpawnOptions};
+pub use time::Instant;
+
+pub(crate) use registry::Registry;
+pub(crate) use runtime::{Random, Rt, Sleep, TaskHandle};
+
+/// A running set of actors: spawn them, name them, look them up, shut them down.
+///
+/// A `System` is a handle: cloning it is cheap and every clone reaches the same actors.
+///
+/// # Runtime
+///
+/// Actors run on tokio. [`System::new`] uses the tokio runtime it is called from, or creates a
+/// multi-thread runtime when called outside one; [`System::builder`] chooses explicitly. Time,
+/// timers, task spawning and random numbers used by the runtime all pass through the system
+/// ([`now`](System::now), [`sleep`](System::sleep), [`random_u64`](System::random_u64)), which
+/// is the seam a simulated runtime replaces.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use snowglobe_runtime::{Actor, Context, DynMessage, Handler, Message, SpawnOptions, System};
+///
+/// struct Inventory { stock: u32 }
+/// impl Actor for Inventory { type Msg = DynMessage<Self>; }
+///
+/// struct Stock;
+/// impl Message for Stock { type Reply = u32; }
+/// impl Handler<Stock> for Inventory {
+///     async fn handle(&mut self, _: Stock, _: &mut Context<Self>) -> u32 { self.stock }
+/// }
+///
+/// let system = System::new();
+/// system.spawn_with(Inventory { stock: 7 }, SpawnOptions::new().name("inventory")).unwrap();
+///
+/// // elsewhere: find the service by name, with its type checked
+/// let inventory = system.lookup::<Inventory>("inventory").unwrap();
+/// assert_eq!(inventory.ask(Stock).await.unwrap(), 7);
+///
+/// system.shutdown().await; // every actor stops gracefully, children before parents
+/// assert!(!inventory.is_alive());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct System {
+    shared: Arc<Shared>,
+}
+
+/// The state every handle, actor and address of one system shares.
+pub(crate) struct Shared {
+    rt: Rt,
+    pub(crate) random: Random,
+    pub(crate) config: Config,
+    next_id: AtomicU64,
+    root: Mutex<Root>,
+    pub(crate) registry: Registry,
+    pub(crate) dead_letters: DeadLetters,
+    /// The runtime this system created, if it created one.
+    owned: Mutex<Option<tokio::runtime::Runtime>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    pub(crate) ask_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Running,
+    ShuttingDown,
+}
+
+/// The top of the tree: actors spawned on the system rather than by another actor.
+struct Root {
+    actors: BTreeMap<ActorId, Arc<dyn Node>>,
+    phase: Phase,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        rt: Rt,
+        owned: Option<tokio::runtime::Runtime>,
+        random: Random,
+        config: Config,
+        dead_letter_capacity: usize,
+    ) -> Shared {
+        Shared {
+            rt,
+            random,
+            config,
+            next_id: AtomicU64::new(1),
+            root: Mutex::new(Root {
+                actors: BTreeMap::new(),
+                phase: Phase::Running,
+            }),
+            registry: Registry::default(),
+            dead_letters: DeadLetters::new(dead_letter_capacity),
+            owned: Mutex::new(owned),
+        }
+    }
+
+    pub(crate) fn rt(&self) -> &Rt {
+        &self.rt
+    }
+
+    pub(crate) fn next_actor_id(&self) -> ActorId {
+        // Starts at 1; it would take centuries to wrap.
+        ActorId::from_counter(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Adds a top-level actor, unless the system is shutting down.
+    pub(crate) fn attach_root(&self, id: ActorId, node: Arc<dyn Node>) -> Result<(), SpawnError> {
+        let mut root = self.root.lock();
+        if root.phase != Phase::Running {
+            return Err(SpawnError::ShuttingDown);
+        }
+        root.actors.insert(id, node);
+        Ok(())
+    }
+
+    pub(crate) fn remove_root(&self, id: ActorId) {
+        self.root.lock().actors.remove(&id);
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.owned.get_mut().take() {
+            // Dropping a runtime blocks, which is not allowed inside another runtime; this
+            // does not block.
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl System {
+    /// A system on the current tokio runtime, or on a new multi-thread runtime when called
+    /// outside one, with default settings.
+    ///
+    /// # Panics
+    ///
+    /// If the current runtime has timers disabled, or a runtime cannot be created; use
+    /// [`System::builder`] to get these as a [`BuildError`] instead.
+    #[must_use]
+    #[allow(clippy::new_without_default)] // building starts or borrows a runtime: not a default
+    pub fn new() -> System {
+        match SystemBuilder::default().build() {
+            Ok(system) => system,
+            Err(error) => panic!("snowglobe: cannot build the system: {error}"),
+        }
+    }
+
+    /// A builder to choose the runtime and the defaults.
+    pub fn builder() -> SystemBuilder {
+        SystemBuilder::default()
+    }
+
+    fn from_shared(shared: Shared) -> System {
+        System {
+            shared: Arc::new(shared),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Spawns a top-level actor with its type's default options.
+    ///
+    /// # Errors
+    ///
+    /// See [`SpawnError`]: a zero mailbox capacity, or a system that is shutting down.
+    pub fn spawn<A: Actor>(&self, actor: A) -> Result<ActorRef<A>, SpawnError> {
+        self.spawn_inner(actor, SpawnOptions::new(), None)
+    }
+
+    /// Spawns a top-level actor with the given options (name, mailbox).
+    ///
+    /// # Errors
+    ///
+    /// See [`SpawnError`]: a name already taken or empty, a zero mailbox capacity, a system
+    /// that is shutting down.
+    pub fn spawn_with<A: Actor>(
+        &self,
+        actor: A,
+        options: SpawnOptions,
+    ) -> Result<ActorRef<A>, SpawnError> {
+        self.spawn_inner(actor, options, None)
+    }
+
+    /// The running actor registered as `name`, if it is an `A`.
+    ///
+    /// # Errors
+    ///
+    /// [`LookupError::NotFound`] when no actor has the name, [`LookupError::WrongType`] when
+    /// the actor with that name is not an `A`.
+    pub fn lookup<A: Actor>(&self, name: &str) -> Result<ActorRef<A>, LookupError> {
+        self.shared.registry.lookup(name)
+    }
+
+    /// Registers a running actor under `name`. An actor has at most one name, released when it
+    /// stops.
+    ///
+    /// # Errors
+    ///
+    /// See [`RegisterError`].
+    pub fn register<A: Actor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), RegisterError> {
+        if name.is_empty() {
+            return Err(RegisterError::EmptyName);
+        }
+        let core = &actor.cell().core;
+        let name: Arc<str> = name.into();
+        if let Some(current) = core.name.get() {
+            return Err(RegisterError::AlreadyNamed(current.clone()));
+        }
+        if !self
+            .shared
+            .registry
+            .insert(name.clone(), actor.cell().clone())
+        {
+            return Err(RegisterError::NameTaken(name));
+        }
+        if core.name.set(name.clone()).is_err() {
+            // Another register call named it first.
+            self.shared.registry.remove(&name, core.id);
+            let current = core.name.get().cloned().unwrap_or(name);
+            return Err(RegisterError::AlreadyNamed(current));
+        }
+        if !actor.is_alive() {
+            // It stopped meanwhile, and its stop may have missed the new name.
+            self.shared.registry.remove(&name, core.id);
+            return Err(RegisterError::Stopped);
+        }
+        Ok(())
+    }
+
+    /// Stops every actor gracefully and returns when all have stopped.
+    ///
+    /// Top-level actors stop one at a time, the last spawned first; each stops its own
+    /// children first. New spawns fail with [`SpawnError::ShuttingDown`] from the start.
+    /// Actors still running after the shutdown timeout
+    /// ([`SystemBuilder::shutdown_timeout`]) are killed.
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.root.lock().phase = Phase::ShuttingDown;
+        let rt = shared.rt();
+        let mut deadline = pin!(rt.sleep(shared.config.shutdown_timeout));
+        let mut killing = false;
+        loop {
+            let next = shared.root.lock().actors.values().next_back().cloned();
+            let Some(actor) = next else { break };
+            if killing {
+                actor.kill();
+            } else {
+                actor.request_stop(signal::SHUTDOWN);
+            }
+            poll_fn(|cx| {
+                if actor.core().poll_stopped(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                if !killing && deadline.as_mut().poll(cx).is_ready() {
+                    killing = true;
+                    let remaining: Vec<_> = shared.root.lock().actors.values().cloned().collect();
+                    tracing::warn!(
+                        actors = remaining.len(),
+                        "shutdown timeout passed; killing the actors still running"
+                    );
+                    for node in remaining {
+                        node.kill();
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
+            shared.root.lock().actors.remove(&actor.core().id);
+        }
+    }
+
+    /// Runs `future` to completion on the system's runtime, blocking the calling thread.
+    ///
+    /// For programs whose `main` is not async. Do not call it from inside an async context.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.shared.rt().handle().block_on(future)
+    }
+
+    /// The current time on the system's clock.
+    #[must_use]
+    pub fn now(&self) -> Instant {
+        self.shared.rt().now()
+    }
+
+    /// A future that completes after `duration` on the system's clock.
+    pub fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+        self.shared.rt().sleep(duration)
+    }
+
+    /// A random number from the system's generator (seeded with
+    /// [`SystemBuilder::seed`] for reproducible runs). Not for cryptography.
+    #[must_use]
+    pub fn random_u64(&self) -> u64 {
+        self.shared.random.next_u64()
+    }
+
+    /// The deadline an ask gets when it does not set its own.
+    #[must_use]
+    pub fn ask_timeout(&self) -> Duration {
+        self.shared.config.ask_timeout
+    }
+
+    /// The dead-letter office.
+    #[must_use]
+    pub fn dead_letters(&self) -> &DeadLetters {
+        &self.shared.dead_letters
+    }
+
+    /// The number of top-level actors that have not stopped.
+    #[must_use]
+    pub fn root_actor_count(&self) -> usize {
+        self.shared.root.lock().actors.len()
+    }
+
+    /// The number of registered names.
+    #[must_use]
+    pub fn registered_count(&self) -> usize {
+        self.shared.registry.len()
+    }
+}
+
+impl fmt::Debug for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("System")
+            .field("root_actors", &self.root_actor_count())
+            .field("names", &self.registered_count())
+            .field("dead_letters", &self.shared.dead_letters.count())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,194 @@
+//! The runtime seam: every task, clock read, timer and random number the runtime uses comes
+//! from here, never straight from tokio or the operating system.
+//!
+//! The seam is an enum rather than a trait object: the variants are known (tokio in production;
+//! the deterministic simulator joins them), so a call costs a branch instead of an indirect
+//! call, and futures such as [`Sleep`] stay unboxed on the ask path.
+
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+
+use super::time::{Instant, duration_nanos};
+
+/// Where actors run and where time comes from.
+#[derive(Debug)]
+pub(crate) enum Rt {
+    /// A tokio runtime: its scheduler runs actor tasks, its clock (which tests may pause) gives
+    /// the time.
+    Tokio(TokioRt),
+}
+
+#[derive(Debug)]
+pub(crate) struct TokioRt {
+    handle: tokio::runtime::Handle,
+    epoch: tokio::time::Instant,
+}
+
+impl Rt {
+    /// The seam over a tokio runtime. The clock starts now.
+    pub(crate) fn tokio(handle: tokio::runtime::Handle) -> Rt {
+        let epoch = {
+            let _entered = handle.enter();
+            tokio::time::Instant::now()
+        };
+        Rt::Tokio(TokioRt { handle, epoch })
+    }
+
+    /// Runs `task` concurrently with the caller.
+    pub(crate) fn spawn<F>(&self, task: F) -> TaskHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match self {
+            Rt::Tokio(rt) => TaskHandle {
+                inner: rt.handle.spawn(task).abort_handle(),
+            },
+        }
+    }
+
+    /// The current time on this runtime's clock.
+    pub(crate) fn now(&self) -> Instant {
+        match self {
+            Rt::Tokio(rt) => {
+                let now = tokio::time::Instant::now();
+                Instant::from_nanos(duration_nanos(now.saturating_duration_since(rt.epoch)))
+            }
+        }
+    }
+
+    /// A future that completes at `deadline`.
+    pub(crate) fn sleep_until(&self, deadline: Instant) -> Sleep {
+        match self {
+            Rt::Tokio(rt) => {
+                // Entering the runtime lets a caller outside any runtime (a plain thread that
+                // polls an ask) still use this runtime's timers.
+                let _entered = rt.handle.enter();
+                let at = rt
+                    .epoch
+                    .checked_add(Duration::from_nanos(deadline.as_nanos()))
+                    .unwrap_or_else(far_future);
+                Sleep::Tokio {
+                    inner: tokio::time::sleep_until(at),
+                }
+            }
+        }
+    }
+
+    /// A future that completes `duration` from now.
+    pub(crate) fn sleep(&self, duration: Duration) -> Sleep {
+        self.sleep_until(self.now() + duration)
+    }
+
+    /// Lets other tasks run before the caller continues.
+    pub(crate) async fn yield_now(&self) {
+        match self {
+            Rt::Tokio(_) => tokio::task::yield_now().await,
+        }
+    }
+
+    /// The tokio handle, for the parts that only exist on tokio.
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        match self {
+            Rt::Tokio(rt) => &rt.handle,
+        }
+    }
+}
+
+/// About thirty years from now: tokio's stand-in for "never".
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+pin_project! {
+    /// A timer from the runtime seam.
+    #[project = SleepProj]
+    #[derive(Debug)]
+    pub(crate) enum Sleep {
+        Tokio { #[pin] inner: tokio::time::Sleep },
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project() {
+            SleepProj::Tokio { inner } => inner.poll(cx),
+        }
+    }
+}
+
+/// A task spawned through the seam. Dropping it detaches the task.
+#[derive(Clone, Debug)]
+pub(crate) struct TaskHandle {
+    inner: tokio::task::AbortHandle,
+}
+
+impl TaskHandle {
+    /// Stops the task at its next suspension point.
+    pub(crate) fn abort(&self) {
+        self.inner.abort();
+    }
+
+    /// Whether the task has finished (or was aborted).
+    pub(crate) fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+}
+
+/// Random numbers from the seam: SplitMix64 over an atomic counter, seeded once per system.
+///
+/// Lock-free and shared by every thread; it is not on the message path. Not cryptographic.
+#[derive(Debug)]
+pub(crate) struct Random {
+    state: AtomicU64,
+}
+
+impl Random {
+    /// A generator seeded from the operating system's per-process hash keys.
+    pub(crate) fn from_entropy() -> Random {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(0x5eed);
+        Random::with_seed(hasher.finish())
+    }
+
+    /// A generator that yields the same sequence for the same seed.
+    pub(crate) fn with_seed(seed: u64) -> Random {
+        Random {
+            state: AtomicU64::new(seed),
+        }
+    }
+
+    pub(crate) fn next_u64(&self) -> u64 {
+        const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut z = self
+            .state
+            .fetch_add(GAMMA, Ordering::Relaxed)
+            .wrapping_add(GAMMA);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Random;
+
+    #[test]
+    fn same_seed_same_sequence() {
+        let a = Random::with_seed(42);
+        let b = Random::with_seed(42);
+        let xs: Vec<u64> = (0..8).map(|_| a.next_u64()).collect();
+        let ys: Vec<u64> = (0..8).map(|_| b.next_u64()).collect();
+        assert_eq!(xs, ys);
+        assert_ne!(xs[0], xs[1]);
+        assert_ne!(Random::with_seed(43).next_u64(), xs[0]);
+    }
+}

@@ -1,0 +1,153 @@
+//! Spawning actors.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use super::System;
+use crate::actor::{self, Actor, Cell, Context, Core, Lifecycle, Node};
+use crate::address::ActorRef;
+use crate::mailbox::{Mailbox, Queue};
+
+/// Options for one spawn: a name, a mailbox other than the actor type's default.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # use snowglobe_runtime::{Actor, DynMessage};
+/// # struct Inventory;
+/// # impl Actor for Inventory { type Msg = DynMessage<Self>; }
+/// use snowglobe_runtime::{Mailbox, SpawnOptions, System};
+///
+/// let system = System::new();
+/// let inventory = system
+///     .spawn_with(
+///         Inventory,
+///         SpawnOptions::new().name("inventory").mailbox(Mailbox::bounded(64)),
+///     )
+///     .unwrap();
+/// assert_eq!(inventory.name(), Some("inventory"));
+/// assert_eq!(inventory.mailbox_capacity(), Some(64));
+/// # system.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct SpawnOptions {
+    name: Option<Arc<str>>,
+    mailbox: Option<Mailbox>,
+}
+
+impl SpawnOptions {
+    /// The defaults: no name, the actor type's mailbox.
+    pub fn new() -> SpawnOptions {
+        SpawnOptions::default()
+    }
+
+    /// Registers the actor under `name` for [`System::lookup`](crate::System::lookup). The name
+    /// is released when the actor stops.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> SpawnOptions {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Uses this mailbox instead of [`Actor::MAILBOX`](crate::Actor::MAILBOX).
+    pub fn mailbox(mut self, mailbox: Mailbox) -> SpawnOptions {
+        self.mailbox = Some(mailbox);
+        self
+    }
+}
+
+/// Why an actor was not spawned.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// A bounded mailbox of capacity zero could never accept a message.
+    #[error("mailbox capacity must be at least 1")]
+    ZeroCapacity,
+    /// The capacity is beyond what a mailbox can count.
+    #[error("mailbox capacity {requested} exceeds the maximum of {max}")]
+    CapacityTooLarge {
+        /// The capacity asked for.
+        requested: usize,
+        /// [`Mailbox::MAX_CAPACITY`].
+        max: usize,
+    },
+    /// Another actor has this name.
+    #[error("an actor named {0:?} already exists")]
+    NameTaken(Arc<str>),
+    /// Names must not be empty.
+    #[error("actor names must not be empty")]
+    EmptyName,
+    /// The system is shutting down and starts no new actors.
+    #[error("the system is shutting down")]
+    ShuttingDown,
+    /// The parent is stopping and takes no new children.
+    #[error("the parent actor is stopping")]
+    ParentStopping,
+}
+
+fn capacity(mailbox: Mailbox) -> Result<Option<NonZeroUsize>, SpawnError> {
+    match mailbox {
+        Mailbox::Unbounded => Ok(None),
+        Mailbox::Bounded(n) if n > Mailbox::MAX_CAPACITY => Err(SpawnError::CapacityTooLarge {
+            requested: n,
+            max: Mailbox::MAX_CAPACITY,
+        }),
+        Mailbox::Bounded(n) => NonZeroUsize::new(n)
+            .map(Some)
+            .ok_or(SpawnError::ZeroCapacity),
+    }
+}
+
+impl System {
+    pub(crate) fn spawn_inner<A: Actor>(
+        &self,
+        actor: A,
+        options: SpawnOptions,
+        parent: Option<Arc<dyn Node>>,
+    ) -> Result<ActorRef<A>, SpawnError> {
+        let capacity = capacity(options.mailbox.unwrap_or(A::MAILBOX))?;
+        if options.name.as_deref() == Some("") {
+            return Err(SpawnError::EmptyName);
+        }
+        let shared = &self.shared;
+        let id = shared.next_actor_id();
+        let core = Core::new(
+            id,
+            std::any::type_name::<A>(),
+            options.name.clone(),
+            shared.clone(),
+            parent.as_ref().map(Arc::downgrade),
+        );
+        let cell = Arc::new(Cell::<A>::new(core, Queue::new(capacity)));
+
+        if let Some(name) = &options.name
+            && !shared.registry.insert(name.clone(), cell.clone())
+        {
+            return Err(SpawnError::NameTaken(name.clone()));
+        }
+        let attached = match &parent {
+            Some(parent) => {
+                let mut children = parent.core().children.lock();
+                if parent.core().lifecycle() >= Lifecycle::Stopping {
+                    Err(SpawnError::ParentStopping)
+                } else {
+                    children.insert(id, cell.clone());
+                    Ok(())
+                }
+            }
+            None => shared.attach_root(id, cell.clone()),
+        };
+        if let Err(error) = attached {
+            if let Some(name) = &options.name {
+                shared.registry.remove(name, id);
+            }
+            return Err(error);
+        }
+
+        let addr = ActorRef::from_cell(cell.clone());
+        tracing::trace!(actor = %id, name = options.name.as_deref(), kind = std::any::type_name::<A>(), "spawn");
+        actor::start(cell, actor, Context::new(addr.clone(), self.clone()));
+        Ok(addr)
+    }
+}
