@@ -102,7 +102,7 @@ impl<A: Actor> Node for Cell<A> {
                 Poll::Pending => std::thread::yield_now(),
             }
         }
-        self.core.finish(reason);
+        self.core.finish(&reason);
     }
 }
 
@@ -166,7 +166,7 @@ impl Core {
     }
 
     /// Marks the actor stopped: frees its name, leaves its parent, wakes whoever waits.
-    pub(crate) fn finish(&self, reason: StopReason) {
+    pub(crate) fn finish(&self, reason: &StopReason) {
         let waiters = {
             let mut end = self.end.lock();
             if end.reason.is_some() {

@@ -1,7 +1,7 @@
 //! What an actor knows about itself while it runs.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::timer::{self, TimerHandle};
@@ -128,8 +128,10 @@ impl<A: Actor> Context<A> {
         child: C,
         options: SpawnOptions,
     ) -> Result<ActorRef<C>, SpawnError> {
-        let parent: Arc<dyn Node> = self.myself.cell().clone();
-        self.system.spawn_inner(child, options, Some(parent))
+        let cell = self.myself.cell();
+        let weak: Weak<dyn Node> = Arc::downgrade(cell) as Weak<dyn Node>;
+        self.system
+            .spawn_inner(child, options, Some((&**cell as &dyn Node, weak)))
     }
 
     /// Sends `msg` to this actor after `delay`.

@@ -9,8 +9,8 @@ use pin_project_lite::pin_project;
 
 use super::PanicMessage;
 use super::cell::signal;
-use crate::mailbox::Queue;
-use crate::message::{Failure, dropping_with};
+use crate::mailbox::{Consumer, Queue};
+use crate::message::{Failure, catch_panic, dropping_with};
 
 /// Why guarded code did not complete.
 #[derive(Debug)]
@@ -26,6 +26,7 @@ pin_project! {
     /// slots it holds answer their askers with that reason.
     pub(crate) struct Guarded<'q, F, T> {
         queue: &'q Queue<T>,
+        consumer: Option<&'q mut Consumer>,
         #[pin]
         fut: Option<F>,
     }
@@ -35,6 +36,17 @@ impl<'q, F: Future, T> Guarded<'q, F, T> {
     pub(crate) fn new(queue: &'q Queue<T>, fut: F) -> Self {
         Guarded {
             queue,
+            consumer: None,
+            fut: Some(fut),
+        }
+    }
+
+    /// Guards a message handler. While it waits, the mailbox slots taken so far go back to
+    /// the senders, so a mailbox in front of a busy actor holds its full capacity.
+    pub(crate) fn handler(queue: &'q Queue<T>, consumer: &'q mut Consumer, fut: F) -> Self {
+        Guarded {
+            queue,
+            consumer: Some(consumer),
             fut: Some(fut),
         }
     }
@@ -53,7 +65,7 @@ impl<F: Future, T> Future for Guarded<'_, F, T> {
             drop_with(this.fut, Failure::Interrupted);
             return Poll::Ready(Err(Interrupt::Killed));
         }
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        match catch_panic(|| fut.poll(cx)) {
             Ok(Poll::Ready(out)) => {
                 this.fut.set(None);
                 Poll::Ready(Ok(out))
@@ -61,10 +73,12 @@ impl<F: Future, T> Future for Guarded<'_, F, T> {
             Ok(Poll::Pending) => {
                 // The code waits on something else: make sure a kill can still wake the task.
                 this.queue.register_receiver(cx.waker());
+                if let Some(consumer) = this.consumer.as_deref_mut() {
+                    this.queue.release(consumer);
+                }
                 Poll::Pending
             }
-            Err(payload) => {
-                let message = PanicMessage::from_payload(&*payload);
+            Err(message) => {
                 drop_with(this.fut, Failure::Panicked(message.clone()));
                 Poll::Ready(Err(Interrupt::Panicked(message)))
             }

@@ -1,7 +1,6 @@
 //! The actor task: start, handle messages in batches, stop.
 
 use std::future::{Future, poll_fn};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -10,9 +9,11 @@ use pin_project_lite::pin_project;
 
 use super::cell::{Lifecycle, Node, signal};
 use super::guard::{Guarded, Interrupt};
-use super::{Actor, Cell, Context, PanicMessage, StopReason};
+use super::{Actor, Cell, Context, StopReason};
 use crate::mailbox::{Consumer, Pop};
-use crate::message::{self, Current, Dispatch, Envelope, Failure, TraceContext, dropping_with};
+use crate::message::{
+    self, Current, Dispatch, Envelope, Failure, TraceContext, catch_panic, dropping_with,
+};
 use crate::supervision::DeadLetterReason;
 
 /// Messages an actor handles in a row before it yields its worker thread to other tasks.
@@ -57,7 +58,7 @@ async fn run<A: Actor>(cell: Arc<Cell<A>>, mut actor: A, mut ctx: Context<A>) {
     ctx.cancel_timers();
     drop(actor);
     drain(&cell, &mut consumer).await;
-    cell.core.finish(reason);
+    cell.core.finish(&reason);
 }
 
 /// Handles messages until the actor stops; returns why it stopped.
@@ -76,7 +77,8 @@ async fn handle_messages<A: Actor>(
                 let message_type = payload.message_type();
                 ctx.headers = headers;
                 message::set_trace(headers.trace());
-                match Guarded::new(&cell.queue, payload.dispatch(actor, ctx)).await {
+                let handling = payload.dispatch(actor, ctx);
+                match Guarded::handler(&cell.queue, consumer, handling).await {
                     Ok(()) => {}
                     Err(Interrupt::Panicked(panic)) => {
                         // The hook for supervision: a restart policy decides here whether the
@@ -184,12 +186,11 @@ impl<F: Future<Output = ()>> Future for ActorTask<F> {
             actor: Some(this.node.core().id),
             trace: *this.trace,
         });
-        let polled = catch_unwind(AssertUnwindSafe(|| this.fut.poll(cx)));
+        let polled = catch_panic(|| this.fut.poll(cx));
         *this.trace = message::replace_current(previous).trace;
         match polled {
             Ok(poll) => poll,
-            Err(payload) => {
-                let panic = PanicMessage::from_payload(&*payload);
+            Err(panic) => {
                 tracing::error!(actor = %this.node.core().id, %panic, "actor task panicked");
                 this.node.abandon(StopReason::Panicked(panic));
                 Poll::Ready(())

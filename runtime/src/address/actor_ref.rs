@@ -173,7 +173,8 @@ impl<A: Actor> ActorRef<A> {
         Recipient::new(self.cell.clone())
     }
 
-    /// Messages accepted and not yet handled.
+    /// Messages waiting in the mailbox, not counting the one being handled. A snapshot: other
+    /// senders and the actor change it concurrently.
     #[must_use]
     pub fn mailbox_len(&self) -> usize {
         self.cell.queue.len()

@@ -26,7 +26,7 @@
 //! reservation is undone, or when the mailbox closes.
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::task::{Context, Poll, Waker};
 
 use crossbeam_queue::SegQueue;
@@ -105,8 +105,18 @@ impl<T> Queue<T> {
     }
 
     /// Reserves a slot, or says why not.
+    ///
+    /// A plain load first: a full or closed queue is answered without writing to the state
+    /// word, so senders waiting on a full mailbox do not disturb each other or the receiver.
     #[inline]
     pub(crate) fn try_reserve(&self) -> Result<Slot, Reject> {
+        let seen = self.state.load(Relaxed);
+        if seen & CLOSED != 0 {
+            return Err(Reject::Closed);
+        }
+        if seen & COUNT >= self.capacity {
+            return Err(Reject::Full);
+        }
         let prev = self.state.fetch_add(1, SeqCst);
         if prev & (CLOSED | COUNT) < self.capacity {
             return Ok(Slot {
@@ -121,38 +131,45 @@ impl<T> Queue<T> {
         })
     }
 
+    /// Takes back a reservation that raced past the capacity (or a close). Rare: the load in
+    /// `try_reserve` saw room a moment before.
     #[cold]
     fn undo_reservation(&self) {
         self.state.fetch_sub(1, SeqCst);
-        // A sender that found the queue full only because of this reservation may be waiting.
+        // A sender may have found the queue full only because of this reservation, and wait.
         self.wake_senders();
     }
 
     /// Reserves a slot, waiting for room: registers the task to be woken when slots come back.
     pub(crate) fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>> {
-        match self.try_reserve() {
-            Err(Reject::Full) => {}
-            done => return Poll::Ready(done),
-        }
-        {
-            let mut senders = self.senders.lock();
-            if !senders.iter().any(|w| w.will_wake(cx.waker())) {
-                senders.push(cx.waker().clone());
+        loop {
+            match self.try_reserve() {
+                Err(Reject::Full) => {}
+                done => return Poll::Ready(done),
             }
-            self.senders_waiting.store(true, SeqCst);
-        }
-        // Slots released before the registration above would not wake us: look once more.
-        match self.try_reserve() {
-            Err(Reject::Full) => Poll::Pending,
-            done => Poll::Ready(done),
+            {
+                let mut senders = self.senders.lock();
+                if !senders.iter().any(|w| w.will_wake(cx.waker())) {
+                    senders.push(cx.waker().clone());
+                }
+                self.senders_waiting.store(true, SeqCst);
+            }
+            // Slots released before the registration above would not wake us: look once
+            // more, reading only, so that a full queue costs no write and wakes no one.
+            let state = self.state.load(SeqCst);
+            if state & CLOSED == 0 && state & COUNT >= self.capacity {
+                return Poll::Pending;
+            }
         }
     }
 
     /// Fills a reserved slot.
     #[inline]
+    #[allow(clippy::needless_pass_by_value)] // taking the slot by value is what spends it
     pub(crate) fn push(&self, slot: Slot, item: T) {
+        let Slot { wake_receiver } = slot;
         self.items.push(item);
-        if slot.wake_receiver {
+        if wake_receiver {
             self.unpark();
         }
     }
@@ -197,9 +214,9 @@ impl<T> Queue<T> {
         self.state.load(SeqCst) & CLOSED != 0
     }
 
-    /// Messages accepted and not yet released by the receiver.
+    /// Messages waiting to be taken. Exact when no one sends or takes meanwhile.
     pub(crate) fn len(&self) -> usize {
-        self.state.load(SeqCst) & COUNT
+        self.items.len()
     }
 
     /// The capacity (`MAX_CAPACITY` when unbounded).
@@ -344,6 +361,7 @@ mod tests {
         // Capacity 2 releases every slot at once.
         send(&q, 3).unwrap();
         assert_eq!(q.len(), 2);
+        assert_eq!(send(&q, 4), Err(Reject::Full));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The reply slot of an ask.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use tokio::sync::oneshot;
 
@@ -21,9 +22,36 @@ pub(crate) enum Failure {
     Dropped,
 }
 
+type Orphan = Box<dyn FnOnce(Failure) + Send>;
+
 thread_local! {
     /// Why the reply slots dropped on this thread right now are dropped unanswered.
     static DROP_REASON: RefCell<Option<Failure>> = const { RefCell::new(None) };
+    /// How many [`catch_panic`] calls are running on this thread.
+    static CATCHING: Cell<u32> = const { Cell::new(0) };
+    /// Reply slots dropped by a panic unwinding towards a [`catch_panic`]: they are answered
+    /// once the panic's message is known.
+    static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs actor code with panics caught.
+///
+/// Unwinding drops the reply slots the code held before the panic's message is known, so the
+/// slots dropped meanwhile wait here and are answered with [`Failure::Panicked`] once it is.
+pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicMessage> {
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(c.get() - 1));
+    result.map_err(|payload| {
+        let message = PanicMessage::from_payload(&*payload);
+        // A payload whose `Drop` panics must not take the actor task down.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        let orphans = ORPHANS.with(|o| std::mem::take(&mut *o.borrow_mut()));
+        for orphan in orphans {
+            orphan(Failure::Panicked(message.clone()));
+        }
+        message
+    })
 }
 
 /// Runs `f` (which drops reply slots) with `reason` as the answer those slots send.
@@ -51,11 +79,11 @@ pub(crate) type ReplyReceiver<R> = oneshot::Receiver<Result<R, Failure>>;
 /// assert!(!nobody.wants_reply());
 /// nobody.send(7); // a tell: the reply goes nowhere
 /// ```
-pub struct ReplyTo<R> {
+pub struct ReplyTo<R: Send + 'static> {
     tx: Option<oneshot::Sender<Result<R, Failure>>>,
 }
 
-impl<R> ReplyTo<R> {
+impl<R: Send + 'static> ReplyTo<R> {
     /// The slot of a message nobody waits on (a tell).
     #[must_use]
     pub const fn none() -> ReplyTo<R> {
@@ -83,9 +111,17 @@ impl<R> ReplyTo<R> {
     }
 }
 
-impl<R> Drop for ReplyTo<R> {
+impl<R: Send + 'static> Drop for ReplyTo<R> {
     fn drop(&mut self) {
         if let Some(tx) = self.tx.take() {
+            if std::thread::panicking() && CATCHING.with(Cell::get) > 0 {
+                ORPHANS.with(|o| {
+                    o.borrow_mut().push(Box::new(move |failure| {
+                        let _ = tx.send(Err(failure));
+                    }));
+                });
+                return;
+            }
             let reason = DROP_REASON
                 .try_with(|r| r.borrow().clone())
                 .ok()
@@ -96,7 +132,7 @@ impl<R> Drop for ReplyTo<R> {
     }
 }
 
-impl<R> fmt::Debug for ReplyTo<R> {
+impl<R: Send + 'static> fmt::Debug for ReplyTo<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReplyTo")
             .field("wants_reply", &self.wants_reply())

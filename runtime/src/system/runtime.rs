@@ -142,7 +142,7 @@ impl TaskHandle {
     }
 }
 
-/// Random numbers from the seam: SplitMix64 over an atomic counter, seeded once per system.
+/// Random numbers from the seam: `SplitMix64` over an atomic counter, seeded once per system.
 ///
 /// Lock-free and shared by every thread; it is not on the message path. Not cryptographic.
 #[derive(Debug)]

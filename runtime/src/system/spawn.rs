@@ -1,7 +1,7 @@
 //! Spawning actors.
 
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::System;
 use crate::actor::{self, Actor, Cell, Context, Core, Lifecycle, Node};
@@ -104,24 +104,26 @@ impl System {
         &self,
         actor: A,
         options: SpawnOptions,
-        parent: Option<Arc<dyn Node>>,
+        parent: Option<(&dyn Node, Weak<dyn Node>)>,
     ) -> Result<ActorRef<A>, SpawnError> {
-        let capacity = capacity(options.mailbox.unwrap_or(A::MAILBOX))?;
-        if options.name.as_deref() == Some("") {
+        let SpawnOptions { name, mailbox } = options;
+        let capacity = capacity(mailbox.unwrap_or(A::MAILBOX))?;
+        if name.as_deref() == Some("") {
             return Err(SpawnError::EmptyName);
         }
+        let (parent, parent_weak) = parent.unzip();
         let shared = &self.shared;
         let id = shared.next_actor_id();
         let core = Core::new(
             id,
             std::any::type_name::<A>(),
-            options.name.clone(),
+            name.clone(),
             shared.clone(),
-            parent.as_ref().map(Arc::downgrade),
+            parent_weak,
         );
         let cell = Arc::new(Cell::<A>::new(core, Queue::new(capacity)));
 
-        if let Some(name) = &options.name
+        if let Some(name) = &name
             && !shared.registry.insert(name.clone(), cell.clone())
         {
             return Err(SpawnError::NameTaken(name.clone()));
@@ -139,14 +141,14 @@ impl System {
             None => shared.attach_root(id, cell.clone()),
         };
         if let Err(error) = attached {
-            if let Some(name) = &options.name {
+            if let Some(name) = &name {
                 shared.registry.remove(name, id);
             }
             return Err(error);
         }
 
         let addr = ActorRef::from_cell(cell.clone());
-        tracing::trace!(actor = %id, name = options.name.as_deref(), kind = std::any::type_name::<A>(), "spawn");
+        tracing::trace!(actor = %id, name = name.as_deref(), kind = std::any::type_name::<A>(), "spawn");
         actor::start(cell, actor, Context::new(addr.clone(), self.clone()));
         Ok(addr)
     }
