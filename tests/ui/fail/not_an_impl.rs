@@ -1,0 +1,8 @@
+use snowglobe::messages;
+
+#[messages]
+struct Till {
+    cash: u32,
+}
+
+fn main() {}
