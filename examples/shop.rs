@@ -272,7 +272,7 @@ async fn main() -> Result<(), BoxError> {
         match result? {
             Ok(order) => println!("{name}: order #{order} for {qty} × {sku} placed"),
             Err(OrderError::OutOfStock(o)) => {
-                println!("{name}: {qty} × {sku} out of stock ({} left)", o.left)
+                println!("{name}: {qty} × {sku} out of stock ({} left)", o.left);
             }
             Err(OrderError::Declined(d)) => println!("{name}: payment declined: {}", d.0),
             Err(OrderError::Unavailable(why)) => println!("{name}: try again later: {why}"),

@@ -372,6 +372,22 @@ impl Dispatch<Sink> for SinkMsg {
             SinkMsg::Expect(..) => "Expect",
         }
     }
+
+    // As `#[messages]` generates it for methods that are not `async`: no future.
+    #[inline]
+    fn dispatch_sync(self, actor: &mut Sink, _: &mut Context<Sink>) -> Option<Self> {
+        match self {
+            SinkMsg::Add(Add(v), reply) => {
+                actor.add(v);
+                reply.send(());
+            }
+            SinkMsg::Expect(msg, reply) => {
+                actor.expect(msg);
+                reply.send(());
+            }
+        }
+        None
+    }
 }
 
 impl Accepts<Add> for SinkMsg {
@@ -459,6 +475,19 @@ impl Dispatch<Counter> for CounterMsg {
             CounterMsg::Inc(..) => "Inc",
             CounterMsg::Count(..) => "Count",
         }
+    }
+
+    // As `#[messages]` generates it for methods that are not `async`: no future.
+    #[inline]
+    fn dispatch_sync(self, actor: &mut Counter, _: &mut Context<Counter>) -> Option<Self> {
+        match self {
+            CounterMsg::Inc(Inc(v), reply) => {
+                actor.handled += 1;
+                reply.send(v + 1);
+            }
+            CounterMsg::Count(Count, reply) => reply.send(actor.handled),
+        }
+        None
     }
 }
 
@@ -564,6 +593,25 @@ impl Dispatch<Player> for PlayerMsg {
             PlayerMsg::Link(..) => "Link",
             PlayerMsg::Arm(..) => "Arm",
             PlayerMsg::Ball(..) => "Ball",
+        }
+    }
+
+    // As `#[messages]` generates it: `link` and `arm` do not await and need no future;
+    // `ball` awaits its tell and goes through `dispatch`.
+    #[inline]
+    fn dispatch_sync(self, actor: &mut Player, _: &mut Context<Player>) -> Option<Self> {
+        match self {
+            PlayerMsg::Link(Link(peer), reply) => {
+                actor.peer = Some(peer);
+                reply.send(());
+                None
+            }
+            PlayerMsg::Arm(arm, reply) => {
+                actor.rally = Some(arm);
+                reply.send(());
+                None
+            }
+            other => Some(other),
         }
     }
 }

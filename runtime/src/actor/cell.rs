@@ -86,12 +86,11 @@ impl<A: Actor> Node for Cell<A> {
 
     fn abandon(&self, reason: StopReason) {
         self.queue.close();
-        let mut consumer = crate::mailbox::Consumer::default();
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         // Senders between reservation and push finish within a few instructions: spin on them.
         loop {
-            match self.queue.poll_pop(&mut consumer, &mut cx, false) {
+            match self.queue.poll_pop(&mut cx, false) {
                 Poll::Ready(crate::mailbox::Pop::Item(env)) => {
                     let kind = env.payload.message_type();
                     self.core

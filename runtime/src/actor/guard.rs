@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 
 use super::PanicMessage;
 use super::cell::signal;
-use crate::mailbox::{Consumer, Queue};
+use crate::mailbox::Queue;
 use crate::message::{Failure, catch_panic, dropping_with};
 
 /// Why guarded code did not complete.
@@ -26,7 +26,7 @@ pin_project! {
     /// slots it holds answer their askers with that reason.
     pub(crate) struct Guarded<'q, F, T> {
         queue: &'q Queue<T>,
-        consumer: Option<&'q mut Consumer>,
+        handler: bool,
         #[pin]
         fut: Option<F>,
     }
@@ -36,17 +36,17 @@ impl<'q, F: Future, T> Guarded<'q, F, T> {
     pub(crate) fn new(queue: &'q Queue<T>, fut: F) -> Self {
         Guarded {
             queue,
-            consumer: None,
+            handler: false,
             fut: Some(fut),
         }
     }
 
     /// Guards a message handler. While it waits, the mailbox slots taken so far go back to
     /// the senders, so a mailbox in front of a busy actor holds its full capacity.
-    pub(crate) fn handler(queue: &'q Queue<T>, consumer: &'q mut Consumer, fut: F) -> Self {
+    pub(crate) fn handler(queue: &'q Queue<T>, fut: F) -> Self {
         Guarded {
             queue,
-            consumer: Some(consumer),
+            handler: true,
             fut: Some(fut),
         }
     }
@@ -73,8 +73,8 @@ impl<F: Future, T> Future for Guarded<'_, F, T> {
             Ok(Poll::Pending) => {
                 // The code waits on something else: make sure a kill can still wake the task.
                 this.queue.register_receiver(cx.waker());
-                if let Some(consumer) = this.consumer.as_deref_mut() {
-                    this.queue.release(consumer);
+                if *this.handler {
+                    this.queue.release();
                 }
                 Poll::Pending
             }

@@ -10,14 +10,15 @@ use pin_project_lite::pin_project;
 use super::cell::{Lifecycle, Node, signal};
 use super::guard::{Guarded, Interrupt};
 use super::{Actor, Cell, Context, StopReason};
-use crate::mailbox::{Consumer, Pop};
+use crate::mailbox::Pop;
 use crate::message::{
-    self, Current, Dispatch, Envelope, Failure, TraceContext, catch_panic, dropping_with,
+    self, Current, Dispatch, Envelope, Failure, TraceContext, catch_panic, catch_task_panic,
+    dropping_with,
 };
 use crate::supervision::DeadLetterReason;
 
 /// Messages an actor handles in a row before it yields its worker thread to other tasks.
-const YIELD_EVERY: u32 = 128;
+const YIELD_EVERY: u32 = 1024;
 
 /// Runs `actor` in a new task on the system's runtime.
 pub(crate) fn start<A: Actor>(cell: Arc<Cell<A>>, actor: A, ctx: Context<A>) {
@@ -31,13 +32,9 @@ pub(crate) fn start<A: Actor>(cell: Arc<Cell<A>>, actor: A, ctx: Context<A>) {
 }
 
 async fn run<A: Actor>(cell: Arc<Cell<A>>, mut actor: A, mut ctx: Context<A>) {
-    let mut consumer = Consumer::default();
     let started = Guarded::new(&cell.queue, actor.on_start(&mut ctx)).await;
     let (reason, started) = match started {
-        Ok(Ok(())) => (
-            handle_messages(&cell, &mut actor, &mut ctx, &mut consumer).await,
-            true,
-        ),
+        Ok(Ok(())) => (handle_messages(&cell, &mut actor, &mut ctx).await, true),
         Ok(Err(error)) => (StopReason::StartFailed(Arc::from(error)), false),
         Err(Interrupt::Panicked(panic)) => (StopReason::Panicked(panic), false),
         Err(Interrupt::Killed) => (StopReason::Killed, false),
@@ -57,7 +54,7 @@ async fn run<A: Actor>(cell: Arc<Cell<A>>, mut actor: A, mut ctx: Context<A>) {
     }
     ctx.cancel_timers();
     drop(actor);
-    drain(&cell, &mut consumer).await;
+    drain(&cell).await;
     cell.core.finish(&reason);
 }
 
@@ -66,59 +63,81 @@ async fn handle_messages<A: Actor>(
     cell: &Cell<A>,
     actor: &mut A,
     ctx: &mut Context<A>,
-    consumer: &mut Consumer,
 ) -> StopReason {
     cell.core.set_lifecycle(Lifecycle::Running);
     let mut graceful: Option<StopReason> = None;
     let mut since_yield = 0;
+    let mut traced = false;
     loop {
-        match poll_fn(|cx| cell.queue.poll_pop(consumer, cx, true)).await {
-            Pop::Item(Envelope { headers, payload }) => {
-                let message_type = payload.message_type();
-                ctx.headers = headers;
-                message::set_trace(headers.trace());
+        if cell.queue.peek_signals() != 0 {
+            let bits = cell.queue.take_signals();
+            if bits & signal::KILL != 0 {
+                return StopReason::Killed;
+            }
+            if graceful.is_none() {
+                graceful = Some(if bits & signal::STOP != 0 {
+                    StopReason::Normal
+                } else {
+                    StopReason::Shutdown
+                });
+                cell.core.set_lifecycle(Lifecycle::Stopping);
+                cell.queue.close();
+            }
+        }
+        let Envelope { headers, payload } = match cell.queue.try_pop() {
+            Some(env) => env,
+            None => match poll_fn(|cx| cell.queue.poll_pop(cx, true)).await {
+                Pop::Item(env) => {
+                    if cell.queue.take_waited() {
+                        // Parking or yielding for this message already let other tasks run.
+                        since_yield = 0;
+                    }
+                    env
+                }
+                Pop::Drained => return graceful.unwrap_or(StopReason::Normal),
+                Pop::Signal => continue,
+            },
+        };
+        let message_type = payload.message_type();
+        ctx.headers = headers;
+        // Messages sent from the handler inherit the trace; an untraced message after an
+        // untraced one leaves the thread-local alone.
+        if traced || headers.trace().is_valid() {
+            traced = headers.trace().is_valid();
+            message::set_trace(headers.trace());
+        }
+        // A synchronous handler runs right here; only one that awaits becomes a future.
+        let outcome = match catch_panic(|| payload.dispatch_sync(actor, ctx)) {
+            Ok(None) => Ok(()),
+            Ok(Some(payload)) => {
                 let handling = payload.dispatch(actor, ctx);
-                match Guarded::handler(&cell.queue, consumer, handling).await {
-                    Ok(()) => {}
-                    Err(Interrupt::Panicked(panic)) => {
-                        // The hook for supervision: a restart policy decides here whether the
-                        // actor resumes, restarts or stops. Without one, it stops.
-                        cell.core.dead_letter(
-                            message_type,
-                            headers,
-                            DeadLetterReason::HandlerPanicked(panic.clone()),
-                        );
-                        return StopReason::Panicked(panic);
-                    }
-                    Err(Interrupt::Killed) => {
-                        cell.core
-                            .dead_letter(message_type, headers, DeadLetterReason::Interrupted);
-                        return StopReason::Killed;
-                    }
-                }
-                since_yield += 1;
-                if since_yield == YIELD_EVERY {
-                    since_yield = 0;
-                    cell.queue.release(consumer);
-                    cell.core.system.rt().yield_now().await;
-                }
+                Guarded::handler(&cell.queue, handling).await
             }
-            Pop::Drained => return graceful.unwrap_or(StopReason::Normal),
-            Pop::Signal => {
-                let bits = cell.queue.take_signals();
-                if bits & signal::KILL != 0 {
-                    return StopReason::Killed;
-                }
-                if graceful.is_none() {
-                    graceful = Some(if bits & signal::STOP != 0 {
-                        StopReason::Normal
-                    } else {
-                        StopReason::Shutdown
-                    });
-                    cell.core.set_lifecycle(Lifecycle::Stopping);
-                    cell.queue.close();
-                }
+            Err(panic) => Err(Interrupt::Panicked(panic)),
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(Interrupt::Panicked(panic)) => {
+                // The hook for supervision: a restart policy decides here whether the actor
+                // resumes, restarts or stops. Without one, it stops.
+                cell.core.dead_letter(
+                    message_type,
+                    headers,
+                    DeadLetterReason::HandlerPanicked(panic.clone()),
+                );
+                return StopReason::Panicked(panic);
             }
+            Err(Interrupt::Killed) => {
+                cell.core
+                    .dead_letter(message_type, headers, DeadLetterReason::Interrupted);
+                return StopReason::Killed;
+            }
+        }
+        since_yield += 1;
+        if since_yield == YIELD_EVERY {
+            since_yield = 0;
+            cell.queue.release();
+            cell.core.system.rt().yield_now().await;
         }
     }
 }
@@ -152,9 +171,9 @@ async fn stop_children<A: Actor>(cell: &Cell<A>, mut kill: bool) {
 
 /// Turns the messages left in a closed mailbox into dead letters; their asks learn that the
 /// message was not handled.
-async fn drain<A: Actor>(cell: &Cell<A>, consumer: &mut Consumer) {
+async fn drain<A: Actor>(cell: &Cell<A>) {
     cell.queue.close();
-    while let Pop::Item(env) = poll_fn(|cx| cell.queue.poll_pop(consumer, cx, false)).await {
+    while let Pop::Item(env) = poll_fn(|cx| cell.queue.poll_pop(cx, false)).await {
         cell.core.dead_letter(
             env.payload.message_type(),
             env.headers,
@@ -162,7 +181,7 @@ async fn drain<A: Actor>(cell: &Cell<A>, consumer: &mut Consumer) {
         );
         dropping_with(Failure::NotHandled, || drop(env));
     }
-    cell.queue.release(consumer);
+    cell.queue.release();
 }
 
 pin_project! {
@@ -186,7 +205,7 @@ impl<F: Future<Output = ()>> Future for ActorTask<F> {
             actor: Some(this.node.core().id),
             trace: *this.trace,
         });
-        let polled = catch_panic(|| this.fut.poll(cx));
+        let polled = catch_task_panic(|| this.fut.poll(cx));
         *this.trace = message::replace_current(previous).trace;
         match polled {
             Ok(poll) => poll,

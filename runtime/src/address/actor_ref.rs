@@ -196,17 +196,17 @@ where
     A::Msg: Accepts<M>,
 {
     #[inline]
-    fn try_reserve(&self) -> Result<Slot, Reject> {
+    fn try_reserve(&self) -> Result<Slot<'_>, Reject> {
         self.cell.queue.try_reserve()
     }
 
     #[inline]
-    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>> {
+    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
         self.cell.queue.poll_reserve(cx)
     }
 
     #[inline]
-    fn push(&self, slot: Slot, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
+    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
         self.cell.queue.push(
             slot,
             Envelope {

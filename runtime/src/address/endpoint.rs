@@ -16,11 +16,11 @@ pub(crate) mod sealed {
     #[allow(unreachable_pub, private_interfaces)]
     pub trait Sealed<M: Message> {
         /// Reserves a mailbox slot now, or says why not.
-        fn try_reserve(&self) -> Result<Slot, Reject>;
+        fn try_reserve(&self) -> Result<Slot<'_>, Reject>;
         /// Reserves a mailbox slot, waiting for room.
-        fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>>;
+        fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>>;
         /// Puts the message into the reserved slot.
-        fn push(&self, slot: Slot, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
+        fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
         /// The system the addressed actor lives in (clock, default timeouts).
         fn system(&self) -> &Shared;
     }

@@ -16,9 +16,9 @@ use crate::system::Shared;
 
 /// What a recipient needs of a cell, with the actor type erased.
 trait Deliver<M: Message>: Send + Sync {
-    fn try_reserve(&self) -> Result<Slot, Reject>;
-    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>>;
-    fn push(&self, slot: Slot, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
+    fn try_reserve(&self) -> Result<Slot<'_>, Reject>;
+    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>>;
+    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
     fn core(&self) -> &Core;
 }
 
@@ -28,15 +28,15 @@ where
     M: Message,
     A::Msg: Accepts<M>,
 {
-    fn try_reserve(&self) -> Result<Slot, Reject> {
+    fn try_reserve(&self) -> Result<Slot<'_>, Reject> {
         self.queue.try_reserve()
     }
 
-    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>> {
+    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
         self.queue.poll_reserve(cx)
     }
 
-    fn push(&self, slot: Slot, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
+    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
         self.queue.push(
             slot,
             Envelope {
@@ -142,15 +142,15 @@ impl<M: Message> Recipient<M> {
 
 #[allow(private_interfaces)] // sealed: see `Endpoint`
 impl<M: Message> Sealed<M> for Recipient<M> {
-    fn try_reserve(&self) -> Result<Slot, Reject> {
+    fn try_reserve(&self) -> Result<Slot<'_>, Reject> {
         self.cell.try_reserve()
     }
 
-    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>> {
+    fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
         self.cell.poll_reserve(cx)
     }
 
-    fn push(&self, slot: Slot, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
+    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
         self.cell.push(slot, headers, msg, reply);
     }
 

@@ -1,53 +1,148 @@
-//! The mailbox queue: many senders, one receiver (the actor), bounded by an atomic count.
+//! The mailbox queue: many senders, one receiver (the actor's task), bounded.
 //!
-//! # The state word
+//! This is the one module of the runtime with `unsafe` code. It is a segmented queue in the
+//! manner of crossbeam's `SegQueue`, specialised for a single consumer and for a mailbox's
+//! needs: the capacity check, the receiver's parking and the closing of the queue ride on the
+//! same compare-exchange that claims a slot, so a send is one read-modify-write, and taking a
+//! message is none.
 //!
-//! One `AtomicUsize` holds the number of reserved slots (messages queued, being pushed, or
-//! taken but not yet released), a `PARKED` bit (the receiver sleeps and must be woken) and a
-//! `CLOSED` bit (no more messages are accepted). A sender reserves a slot with a single
-//! `fetch_add`, which also tells it whether the receiver is parked: the common send costs that
-//! one read-modify-write plus the lock-free push, and no wake-up while the receiver is busy.
+//! # The tail word
+//!
+//! `tail` holds a position (shifted left by [`SHIFT`]) and two flags: `PARKED` (the receiver
+//! sleeps and must be woken) and `CLOSED` (no more messages are accepted). Positions count
+//! slots of blocks of [`LAP`] positions, of which the last one of each block is not a slot: a
+//! tail at that offset means "the next block is being installed", and senders wait for it.
+//!
+//! A sender loads the tail, checks `CLOSED`, checks the capacity against `released` (how far
+//! the receiver has taken, published in batches), and claims the position with a
+//! compare-exchange. The new tail value has `PARKED` cleared: the one sender that saw it set
+//! wakes the receiver once its message is written. Then it writes the message into the slot
+//! and marks the slot ready with a release store.
 //!
 //! # Parking without lost wake-ups
 //!
-//! The receiver parks only when the count is zero: it registers its waker first, then moves the
-//! state from `count == 0` to `PARKED` with a compare-exchange. A sender that reserves after
-//! that sees `PARKED` in its `fetch_add`, pushes, then clears the bit and wakes the receiver. A
-//! sender that reserved before it made the count non-zero, so the compare-exchange fails and the
-//! receiver looks again. When the count is non-zero but the queue is empty, a sender is between
-//! its reservation and its push (a few instructions, unless its thread is preempted): the
-//! receiver yields to the scheduler and looks again.
+//! The receiver parks only when the tail equals its own position (nothing claimed that it has
+//! not taken): it registers its waker, then sets `PARKED` by a compare-exchange that fails if
+//! a sender claimed a slot meanwhile. A sender that claims after that sees `PARKED`. A tail
+//! ahead of the receiver's position with the slot not yet ready means a sender is between its
+//! claim and its write (a few instructions): the receiver spins briefly, then yields.
 //!
-//! # Capacity
+//! # Memory
 //!
-//! The receiver gives slots back in batches (`release`), so senders and receiver do not contend
-//! on the state word per message. A sender that finds the mailbox full undoes its reservation;
-//! senders waiting for room register a waker and are woken when slots come back, when a
-//! reservation is undone, or when the mailbox closes.
+//! Blocks are allocated as messages arrive, never up front: an idle mailbox that never got a
+//! message holds no block. A block the receiver has finished is kept as a spare for the next
+//! block a sender needs, so a busy mailbox allocates nothing in the steady state.
+//!
+//! # Safety argument, in short
+//!
+//! - A slot is written only by the sender whose compare-exchange claimed it, and read only by
+//!   the receiver after the slot's state says `READY` (release/acquire).
+//! - A sender dereferences a block only after its claim succeeded, and a block is recycled or
+//!   freed only after the receiver took every slot of it; a claimed slot is always marked
+//!   (`READY` by `push`, `SKIPPED` if its [`Slot`] was dropped unfilled), so the receiver
+//!   never leaves a block that a sender still writes to.
+//! - Positions only grow, so a sender with a stale snapshot of the tail fails its
+//!   compare-exchange instead of claiming a recycled block's slot.
+//! - The receiver's state (`head`) is touched only by the single consumer: the actor's task,
+//!   which is the only caller of the `&self` methods documented as receiver-only, or `Drop`.
 
+use std::cell::UnsafeCell;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::ptr;
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+};
 use std::task::{Context, Poll, Waker};
 
-use crossbeam_queue::SegQueue;
+use crossbeam_utils::{Backoff, CachePadded};
 use parking_lot::Mutex;
 
-const CLOSED: usize = 1 << (usize::BITS - 1);
-const PARKED: usize = 1 << (usize::BITS - 2);
-const COUNT: usize = PARKED - 1;
+/// Flag bits at the bottom of the tail word.
+const PARKED: usize = 1;
+const CLOSED: usize = 2;
+const SHIFT: usize = 2;
+const ONE: usize = 1 << SHIFT;
+
+/// Positions per block; the last is the "installing the next block" marker, not a slot.
+const LAP: usize = 32;
+const BLOCK_CAP: usize = LAP - 1;
 
 /// The largest capacity a bounded queue can have.
-pub(crate) const MAX_CAPACITY: usize = COUNT / 2;
+pub(crate) const MAX_CAPACITY: usize = usize::MAX >> (SHIFT + 2);
 
 /// The longest batch the receiver takes before giving slots back.
 const MAX_RELEASE_BATCH: usize = 64;
 
+/// How often the receiver re-reads a slot that a sender claimed but has not filled yet,
+/// before it yields to the scheduler.
+const IN_FLIGHT_SPINS: u32 = 64;
+
+const EMPTY: u8 = 0;
+const READY: u8 = 1;
+const SKIPPED: u8 = 2;
+
+/// A segment of the queue. The slot states sit together, apart from the values, so that a
+/// new block only needs its states and its link initialised, not its values.
+struct Block<T> {
+    next: AtomicPtr<Block<T>>,
+    states: [AtomicU8; BLOCK_CAP],
+    values: [UnsafeCell<MaybeUninit<T>>; BLOCK_CAP],
+}
+
+impl<T> Block<T> {
+    /// A block with every slot `EMPTY` and no successor. The values stay uninitialised.
+    fn new() -> Box<Block<T>> {
+        let mut block = Box::<Block<T>>::new_uninit();
+        let raw = block.as_mut_ptr();
+        // SAFETY: `raw` points to an allocation for a `Block<T>`; the link and the states are
+        // written before `assume_init`, and the values are `MaybeUninit`, valid as they are.
+        unsafe {
+            ptr::addr_of_mut!((*raw).next).write(AtomicPtr::new(ptr::null_mut()));
+            ptr::addr_of_mut!((*raw).states).write([const { AtomicU8::new(EMPTY) }; BLOCK_CAP]);
+            block.assume_init()
+        }
+    }
+}
+
+/// The sending side of the tail: the word senders claim slots on, and the current block.
+struct Tail<T> {
+    index: AtomicUsize,
+    block: AtomicPtr<Block<T>>,
+    /// How many messages the receiver has taken and given back (a sequence number, not a
+    /// position). Senders read it for the capacity check; the receiver writes it in batches.
+    released: AtomicUsize,
+}
+
+/// The receiver's side; only the consumer touches it.
+struct Head<T> {
+    /// The next position to take.
+    position: usize,
+    block: *mut Block<T>,
+    /// Messages taken and not yet given back to the senders.
+    unreleased: usize,
+    /// The receiver parked or yielded since [`Queue::take_waited`] last looked.
+    waited: bool,
+}
+
 /// A mailbox queue of `T`.
 pub(crate) struct Queue<T> {
-    state: AtomicUsize,
+    tail: CachePadded<Tail<T>>,
+    head: UnsafeCell<Head<T>>,
+    /// The first block, until the receiver takes it over.
+    first: AtomicPtr<Block<T>>,
+    /// A finished block kept for reuse.
+    spare: AtomicPtr<Block<T>>,
     capacity: usize,
     release_every: usize,
-    items: SegQueue<T>,
+    wakers: Wakers,
+}
+
+/// Who to wake: the receiver, and senders waiting for room. Not generic, so that a
+/// type-erased [`Slot`] can reach it.
+struct Wakers {
     /// Lifecycle signals for the receiver (stop, kill), checked whenever it would park.
     signals: AtomicU8,
     receiver: Mutex<Option<Waker>>,
@@ -55,11 +150,41 @@ pub(crate) struct Queue<T> {
     senders: Mutex<Vec<Waker>>,
 }
 
-/// A reserved slot: the sender must [`push`](Queue::push) exactly one item into it.
-#[derive(Debug)]
-#[must_use = "a reserved slot must be filled with `push`"]
-pub(crate) struct Slot {
+// SAFETY: the queue hands `T`s from senders to the receiver, possibly on other threads, so
+// it needs `T: Send`; the raw pointers inside are owned by the queue, and the receiver-only
+// state is only touched by the one consumer (see the module docs).
+unsafe impl<T: Send> Send for Queue<T> {}
+// SAFETY: as above; shared access from senders only goes through atomics and the claim
+// protocol.
+unsafe impl<T: Send> Sync for Queue<T> {}
+
+/// A claimed slot: the sender must [`push`](Queue::push) one item into it. Dropped unfilled
+/// (the sender panicked between claim and push), it is marked skipped so the receiver moves
+/// past it.
+#[must_use = "a claimed slot must be filled with `push`"]
+pub(crate) struct Slot<'q> {
+    value: *mut (),
+    state: *const AtomicU8,
     wake_receiver: bool,
+    wakers: &'q Wakers,
+    _queue: PhantomData<&'q ()>,
+}
+
+impl std::fmt::Debug for Slot<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the slot was claimed by this sender and not filled (`push` forgets the
+        // `Slot`); the block stays alive until the receiver sees this slot marked.
+        unsafe { (*self.state).store(SKIPPED, Release) };
+        if self.wake_receiver {
+            self.wakers.wake_receiver();
+        }
+    }
 }
 
 /// Why a reservation failed.
@@ -79,11 +204,14 @@ pub(crate) enum Pop<T> {
     Signal,
 }
 
-/// The receiver's private bookkeeping, kept by the one task that pops.
-#[derive(Debug, Default)]
-pub(crate) struct Consumer {
-    unreleased: usize,
-    parked: bool,
+/// How many slots come before `position`: positions minus the one marker per block. (For the
+/// marker itself this is the count including the block's last slot, which is what a tail
+/// sitting on the marker has claimed.)
+///
+/// Senders compare it with `released` using `saturating_sub`: a sender's tail may be older
+/// than the receiver's progress, and then its compare-exchange fails anyway.
+const fn sequence(position: usize) -> usize {
+    (position / LAP) * BLOCK_CAP + position % LAP
 }
 
 impl<T> Queue<T> {
@@ -93,99 +221,463 @@ impl<T> Queue<T> {
     pub(crate) fn new(capacity: Option<NonZeroUsize>) -> Queue<T> {
         let capacity = capacity.map_or(MAX_CAPACITY, |c| c.get().min(MAX_CAPACITY));
         Queue {
-            state: AtomicUsize::new(0),
+            tail: CachePadded::new(Tail {
+                index: AtomicUsize::new(0),
+                block: AtomicPtr::new(ptr::null_mut()),
+                released: AtomicUsize::new(0),
+            }),
+            head: UnsafeCell::new(Head {
+                position: 0,
+                block: ptr::null_mut(),
+                unreleased: 0,
+                waited: false,
+            }),
+            first: AtomicPtr::new(ptr::null_mut()),
+            spare: AtomicPtr::new(ptr::null_mut()),
             capacity,
             release_every: (capacity / 4).clamp(1, MAX_RELEASE_BATCH),
-            items: SegQueue::new(),
-            signals: AtomicU8::new(0),
-            receiver: Mutex::new(None),
-            senders_waiting: AtomicBool::new(false),
-            senders: Mutex::new(Vec::new()),
+            wakers: Wakers {
+                signals: AtomicU8::new(0),
+                receiver: Mutex::new(None),
+                senders_waiting: AtomicBool::new(false),
+                senders: Mutex::new(Vec::new()),
+            },
         }
     }
 
-    /// Reserves a slot, or says why not.
-    ///
-    /// A plain load first: a full or closed queue is answered without writing to the state
-    /// word, so senders waiting on a full mailbox do not disturb each other or the receiver.
+    // --- senders ---------------------------------------------------------------------------
+
+    /// Claims a slot, or says why not. Costs one compare-exchange when there is room; a full
+    /// or closed queue is answered by loads alone.
     #[inline]
-    pub(crate) fn try_reserve(&self) -> Result<Slot, Reject> {
-        let seen = self.state.load(Relaxed);
-        if seen & CLOSED != 0 {
-            return Err(Reject::Closed);
+    pub(crate) fn try_reserve(&self) -> Result<Slot<'_>, Reject> {
+        // The fast path: an open queue with room, in the middle of an existing block, and no
+        // other sender racing for the same position.
+        let tail = self.tail.index.load(Acquire);
+        let position = tail >> SHIFT;
+        let offset = position % LAP;
+        if tail & CLOSED == 0
+            && offset + 1 < BLOCK_CAP
+            && sequence(position).saturating_sub(self.tail.released.load(Acquire)) < self.capacity
+        {
+            let block = self.tail.block.load(Acquire);
+            if !block.is_null()
+                && self
+                    .tail
+                    .index
+                    .compare_exchange(tail, (tail + ONE) & !PARKED, SeqCst, Relaxed)
+                    .is_ok()
+            {
+                // SAFETY: the claim makes this slot ours; the block lives until the receiver
+                // has seen it marked.
+                let (value, state) =
+                    unsafe { ((*block).values[offset].get(), &(*block).states[offset]) };
+                return Ok(Slot {
+                    value: value.cast(),
+                    state,
+                    wake_receiver: tail & PARKED != 0,
+                    wakers: &self.wakers,
+                    _queue: PhantomData,
+                });
+            }
         }
-        if seen & COUNT >= self.capacity {
-            return Err(Reject::Full);
-        }
-        let prev = self.state.fetch_add(1, SeqCst);
-        if prev & (CLOSED | COUNT) < self.capacity {
-            return Ok(Slot {
-                wake_receiver: prev & PARKED != 0,
-            });
-        }
-        self.undo_reservation();
-        Err(if prev & CLOSED != 0 {
-            Reject::Closed
-        } else {
-            Reject::Full
-        })
+        self.try_reserve_slow()
     }
 
-    /// Takes back a reservation that raced past the capacity (or a close). Rare: the load in
-    /// `try_reserve` saw room a moment before.
+    /// The general case of [`try_reserve`](Queue::try_reserve): full, closed, a block to
+    /// install, the first block, or a race with another sender.
     #[cold]
-    fn undo_reservation(&self) {
-        self.state.fetch_sub(1, SeqCst);
-        // A sender may have found the queue full only because of this reservation, and wait.
-        self.wake_senders();
+    fn try_reserve_slow(&self) -> Result<Slot<'_>, Reject> {
+        let backoff = Backoff::new();
+        let mut tail = self.tail.index.load(Acquire);
+        let mut block = self.tail.block.load(Acquire);
+        let mut next_block: Option<Box<Block<T>>> = None;
+        let claimed = loop {
+            if tail & CLOSED != 0 {
+                break Err(Reject::Closed);
+            }
+            let position = tail >> SHIFT;
+            let offset = position % LAP;
+            if offset == BLOCK_CAP {
+                // Another sender is installing the next block: wait for it.
+                backoff.snooze();
+                tail = self.tail.index.load(Acquire);
+                block = self.tail.block.load(Acquire);
+                continue;
+            }
+            if sequence(position).saturating_sub(self.tail.released.load(Acquire)) >= self.capacity
+            {
+                break Err(Reject::Full);
+            }
+            if offset + 1 == BLOCK_CAP && next_block.is_none() {
+                next_block = Some(self.take_block());
+            }
+            if block.is_null() {
+                // The very first message: install the first block.
+                let new = Box::into_raw(next_block.take().unwrap_or_else(|| self.take_block()));
+                if self
+                    .tail
+                    .block
+                    .compare_exchange(ptr::null_mut(), new, Release, Relaxed)
+                    .is_ok()
+                {
+                    self.first.store(new, Release);
+                    block = new;
+                } else {
+                    // SAFETY: `new` was not published; it is still ours.
+                    next_block = Some(unsafe { Box::from_raw(new) });
+                    tail = self.tail.index.load(Acquire);
+                    block = self.tail.block.load(Acquire);
+                    continue;
+                }
+            }
+            // Claim the position; the claimer that sees `PARKED` takes over the wake-up.
+            let new_tail = (tail + ONE) & !PARKED;
+            match self
+                .tail
+                .index
+                .compare_exchange_weak(tail, new_tail, SeqCst, Acquire)
+            {
+                Ok(_) => {
+                    if offset + 1 == BLOCK_CAP {
+                        // This was the block's last slot: install the next one. The
+                        // `fetch_add` moves the tail past the marker and keeps the flags.
+                        let next = Box::into_raw(
+                            next_block
+                                .take()
+                                .unwrap_or_else(|| unreachable!("allocated above")),
+                        );
+                        self.tail.block.store(next, Release);
+                        self.tail.index.fetch_add(ONE, Release);
+                        // SAFETY: the block is alive: this sender's slot in it is unfilled.
+                        unsafe { (*block).next.store(next, Release) };
+                    }
+                    // SAFETY: the claim makes this slot ours; the block lives until the
+                    // receiver has seen it marked.
+                    let (value, state) =
+                        unsafe { ((*block).values[offset].get(), &(*block).states[offset]) };
+                    break Ok(Slot {
+                        value: value.cast(),
+                        state,
+                        wake_receiver: tail & PARKED != 0,
+                        wakers: &self.wakers,
+                        _queue: PhantomData,
+                    });
+                }
+                Err(current) => {
+                    tail = current;
+                    block = self.tail.block.load(Acquire);
+                    backoff.spin();
+                }
+            }
+        };
+        if let Some(unused) = next_block {
+            self.recycle(Box::into_raw(unused));
+        }
+        claimed
     }
 
-    /// Reserves a slot, waiting for room: registers the task to be woken when slots come back.
-    pub(crate) fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot, Reject>> {
+    /// Claims a slot, waiting for room: registers the task to be woken when slots come back.
+    #[inline]
+    pub(crate) fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
+        match self.try_reserve() {
+            Err(Reject::Full) => self.poll_reserve_slow(cx),
+            done => Poll::Ready(done),
+        }
+    }
+
+    #[cold]
+    fn poll_reserve_slow(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
         loop {
             match self.try_reserve() {
                 Err(Reject::Full) => {}
                 done => return Poll::Ready(done),
             }
+            self.wakers.register_sender(cx.waker());
+            // Slots given back before the registration above would not wake us: look once
+            // more, reading only.
+            let tail = self.tail.index.load(SeqCst);
+            let taken = self.tail.released.load(SeqCst);
+            if tail & CLOSED == 0 && sequence(tail >> SHIFT).saturating_sub(taken) >= self.capacity
             {
-                let mut senders = self.senders.lock();
-                if !senders.iter().any(|w| w.will_wake(cx.waker())) {
-                    senders.push(cx.waker().clone());
-                }
-                self.senders_waiting.store(true, SeqCst);
-            }
-            // Slots released before the registration above would not wake us: look once
-            // more, reading only, so that a full queue costs no write and wakes no one.
-            let state = self.state.load(SeqCst);
-            if state & CLOSED == 0 && state & COUNT >= self.capacity {
                 return Poll::Pending;
             }
         }
     }
 
-    /// Fills a reserved slot.
+    /// Fills a claimed slot.
     #[inline]
-    #[allow(clippy::needless_pass_by_value)] // taking the slot by value is what spends it
-    pub(crate) fn push(&self, slot: Slot, item: T) {
-        let Slot { wake_receiver } = slot;
-        self.items.push(item);
-        if wake_receiver {
-            self.unpark();
+    pub(crate) fn push(&self, slot: Slot<'_>, item: T) {
+        let slot = std::mem::ManuallyDrop::new(slot);
+        // SAFETY: the slot was claimed from this queue (its lifetime ties it to `self`), so
+        // `value` points to an unfilled `MaybeUninit<T>` in a live block, written by no one
+        // else.
+        unsafe {
+            slot.value.cast::<T>().write(item);
+            (*slot.state).store(READY, Release);
+        }
+        if slot.wake_receiver {
+            self.wakers.wake_receiver();
+        }
+    }
+
+    /// A block for a sender: the spare if there is one, else a new allocation.
+    fn take_block(&self) -> Box<Block<T>> {
+        let spare = self.spare.swap(ptr::null_mut(), Acquire);
+        if spare.is_null() {
+            Block::new()
+        } else {
+            // SAFETY: blocks in `spare` are owned by the queue and reachable from nowhere
+            // else; the swap made this one ours.
+            unsafe { Box::from_raw(spare) }
+        }
+    }
+
+    /// Keeps a block no one uses as the spare, or frees it if there is one already.
+    fn recycle(&self, block: *mut Block<T>) {
+        // SAFETY: the caller owns `block`: every slot is `EMPTY` and nothing points to it.
+        unsafe { (*block).next.store(ptr::null_mut(), Relaxed) };
+        if self
+            .spare
+            .compare_exchange(ptr::null_mut(), block, Release, Relaxed)
+            .is_err()
+        {
+            // SAFETY: as above; it was allocated by `Block::new`.
+            drop(unsafe { Box::from_raw(block) });
+        }
+    }
+
+    // --- state ----------------------------------------------------------------------------
+
+    /// Stops accepting messages. Messages already accepted stay to be taken.
+    pub(crate) fn close(&self) {
+        self.tail.index.fetch_or(CLOSED, SeqCst);
+        // Waiting senders learn that the queue closed.
+        self.wakers.senders_waiting.store(true, SeqCst);
+        self.wakers.wake_senders();
+    }
+
+    /// Whether the queue has closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tail.index.load(SeqCst) & CLOSED != 0
+    }
+
+    /// Messages accepted and not yet given back by the receiver: the messages waiting, plus
+    /// up to a batch the receiver has taken while it is busy. Exact while the receiver waits.
+    pub(crate) fn len(&self) -> usize {
+        let tail = self.tail.index.load(SeqCst);
+        let taken = self.tail.released.load(SeqCst);
+        sequence(tail >> SHIFT).saturating_sub(taken)
+    }
+
+    /// The capacity ([`MAX_CAPACITY`] when unbounded).
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Raises signals for the receiver and wakes it.
+    pub(crate) fn signal(&self, bits: u8) {
+        self.wakers.signals.fetch_or(bits, SeqCst);
+        self.wakers.wake_receiver();
+    }
+
+    /// The raised signals, left in place.
+    pub(crate) fn peek_signals(&self) -> u8 {
+        self.wakers.signals.load(SeqCst)
+    }
+
+    /// Takes the raised signals.
+    pub(crate) fn take_signals(&self) -> u8 {
+        self.wakers.signals.swap(0, SeqCst)
+    }
+
+    /// Registers the receiver's waker so that [`signal`](Queue::signal) can wake it while it
+    /// is busy in a handler rather than parked here.
+    pub(crate) fn register_receiver(&self, waker: &Waker) {
+        self.wakers.register_receiver(waker);
+    }
+
+    // --- the receiver -----------------------------------------------------------------------
+
+    /// Takes the next item. Receiver only.
+    ///
+    /// With `signals` set, raised signals interrupt the wait ([`Pop::Signal`]); without, they
+    /// are left for later (used while draining a stopping actor).
+    #[inline(never)]
+    pub(crate) fn poll_pop(&self, cx: &mut Context<'_>, signals: bool) -> Poll<Pop<T>> {
+        loop {
+            if signals && self.wakers.signals.load(SeqCst) != 0 {
+                return Poll::Ready(Pop::Signal);
+            }
+            if let Some(item) = self.try_pop() {
+                return Poll::Ready(Pop::Item(item));
+            }
+            // SAFETY: receiver only; the borrow inside `try_pop` has ended.
+            let head = unsafe { &mut *self.head.get() };
+            self.release_head(head);
+            let tail = self.tail.index.load(SeqCst);
+            if tail >> SHIFT != head.position {
+                // A sender claimed a slot and is about to fill it (or installs a block).
+                let mut spins = 0;
+                // SAFETY: receiver only.
+                while spins < IN_FLIGHT_SPINS && !self.ready(unsafe { &mut *self.head.get() }) {
+                    std::hint::spin_loop();
+                    spins += 1;
+                }
+                if spins < IN_FLIGHT_SPINS {
+                    continue;
+                }
+                cx.waker().wake_by_ref();
+                // SAFETY: receiver only.
+                unsafe { (*self.head.get()).waited = true };
+                return Poll::Pending;
+            }
+            if tail & CLOSED != 0 {
+                return Poll::Ready(Pop::Drained);
+            }
+            self.wakers.register_receiver(cx.waker());
+            if signals && self.wakers.signals.load(SeqCst) != 0 {
+                return Poll::Ready(Pop::Signal);
+            }
+            if self
+                .tail
+                .index
+                .compare_exchange(tail, tail | PARKED, SeqCst, SeqCst)
+                .is_ok()
+            {
+                // SAFETY: receiver only.
+                unsafe { (*self.head.get()).waited = true };
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Whether the receiver parked or yielded since the last call. Receiver only.
+    pub(crate) fn take_waited(&self) -> bool {
+        // SAFETY: receiver only.
+        let head = unsafe { &mut *self.head.get() };
+        std::mem::take(&mut head.waited)
+    }
+
+    /// Takes the next item if it is there. Receiver only.
+    ///
+    /// The fast path: one load of the slot's state, one read of the value. Empty slots,
+    /// skipped slots and the end of a block go to [`take_slow`](Queue::take_slow).
+    #[inline]
+    pub(crate) fn try_pop(&self) -> Option<T> {
+        // SAFETY: receiver only (see the module docs): no other `&mut Head` exists.
+        let head = unsafe { &mut *self.head.get() };
+        let block = head.block;
+        let offset = head.position % LAP;
+        if block.is_null() || offset + 1 == BLOCK_CAP {
+            return self.take_slow(head);
+        }
+        // SAFETY: the receiver's block is alive until the receiver moves past it.
+        let state = unsafe { &(*block).states[offset] };
+        if state.load(Acquire) != READY {
+            return self.take_slow(head);
+        }
+        state.store(EMPTY, Relaxed);
+        head.position += 1;
+        head.unreleased += 1;
+        if head.unreleased >= self.release_every {
+            self.release_head(head);
+        }
+        // SAFETY: the slot is `READY` (acquire): its sender's write happened before, and no
+        // one else reads it.
+        Some(unsafe { (*block).values[offset].get().read().assume_init() })
+    }
+
+    /// Whether the slot at the receiver's position is marked. Receiver only.
+    fn ready(&self, head: &mut Head<T>) -> bool {
+        if head.block.is_null() {
+            head.block = self.first.load(Acquire);
+            if head.block.is_null() {
+                return false;
+            }
+        }
+        let offset = head.position % LAP;
+        // SAFETY: the receiver's block is alive until the receiver moves past it.
+        unsafe { (*head.block).states[offset].load(Acquire) != EMPTY }
+    }
+
+    /// Takes the item at the receiver's position if it is there, moving past skipped slots
+    /// and finished blocks.
+    #[cold]
+    fn take_slow(&self, head: &mut Head<T>) -> Option<T> {
+        loop {
+            if !self.ready(head) {
+                return None;
+            }
+            let offset = head.position % LAP;
+            // SAFETY: `ready` checked the block and the slot's mark (acquire): the sender's
+            // write of the value happened before, and no one else reads this slot.
+            let (state, item) = unsafe {
+                let state = (*head.block).states[offset].load(Acquire);
+                let item = (state == READY)
+                    .then(|| (*head.block).values[offset].get().read().assume_init());
+                (*head.block).states[offset].store(EMPTY, Relaxed);
+                (state, item)
+            };
+            head.position += 1;
+            if offset + 1 == BLOCK_CAP {
+                // The block is done: every slot was marked, so no sender touches it any more.
+                // SAFETY: as said; `next` is non-null because the last slot's claimer
+                // installed it before marking the slot.
+                let next = unsafe { (*head.block).next.load(Acquire) };
+                self.recycle(head.block);
+                head.block = next;
+                head.position += 1; // past the marker
+            }
+            if state == READY {
+                head.unreleased += 1;
+                if head.unreleased >= self.release_every {
+                    self.release_head(head);
+                }
+                return item;
+            }
         }
     }
 
     #[cold]
-    fn unpark(&self) {
-        if self.state.fetch_and(!PARKED, SeqCst) & PARKED != 0 {
-            self.wake_receiver();
+    fn release_head(&self, head: &mut Head<T>) {
+        if head.unreleased > 0 {
+            head.unreleased = 0;
+            self.tail.released.store(sequence(head.position), SeqCst);
+            self.wakers.wake_senders();
         }
     }
 
+    /// Gives the slots the receiver has taken back to the senders. Receiver only.
+    pub(crate) fn release(&self) {
+        // SAFETY: receiver only.
+        let head = unsafe { &mut *self.head.get() };
+        self.release_head(head);
+    }
+}
+
+impl Wakers {
     fn wake_receiver(&self) {
         let waker = self.receiver.lock().take();
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    fn register_receiver(&self, waker: &Waker) {
+        let mut receiver = self.receiver.lock();
+        match &*receiver {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *receiver = Some(waker.clone()),
+        }
+    }
+
+    fn register_sender(&self, waker: &Waker) {
+        let mut senders = self.senders.lock();
+        if !senders.iter().any(|w| w.will_wake(waker)) {
+            senders.push(waker.clone());
+        }
+        self.senders_waiting.store(true, SeqCst);
     }
 
     fn wake_senders(&self) {
@@ -200,112 +692,42 @@ impl<T> Queue<T> {
             }
         }
     }
+}
 
-    /// Stops accepting messages. Messages already accepted stay to be taken.
-    pub(crate) fn close(&self) {
-        self.state.fetch_or(CLOSED, SeqCst);
-        // Waiting senders learn that the queue closed.
-        self.senders_waiting.store(true, SeqCst);
-        self.wake_senders();
-    }
-
-    /// Whether the queue has closed.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.state.load(SeqCst) & CLOSED != 0
-    }
-
-    /// Messages waiting to be taken. Exact when no one sends or takes meanwhile.
-    pub(crate) fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// The capacity (`MAX_CAPACITY` when unbounded).
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
-    }
-
-    /// Raises signals for the receiver and wakes it.
-    pub(crate) fn signal(&self, bits: u8) {
-        self.signals.fetch_or(bits, SeqCst);
-        self.wake_receiver();
-    }
-
-    /// The raised signals, left in place.
-    pub(crate) fn peek_signals(&self) -> u8 {
-        self.signals.load(SeqCst)
-    }
-
-    /// Takes the raised signals.
-    pub(crate) fn take_signals(&self) -> u8 {
-        self.signals.swap(0, SeqCst)
-    }
-
-    /// Registers the receiver's waker so that [`signal`](Queue::signal) can wake it while it is
-    /// busy in a handler rather than parked here.
-    pub(crate) fn register_receiver(&self, waker: &Waker) {
-        let mut receiver = self.receiver.lock();
-        match &*receiver {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *receiver = Some(waker.clone()),
-        }
-    }
-
-    /// Takes the next item, for the receiver only.
-    ///
-    /// With `signals` set, raised signals interrupt the wait ([`Pop::Signal`]); without, they
-    /// are left for later (used while draining a stopping actor).
-    pub(crate) fn poll_pop(
-        &self,
-        consumer: &mut Consumer,
-        cx: &mut Context<'_>,
-        signals: bool,
-    ) -> Poll<Pop<T>> {
-        if consumer.parked {
-            consumer.parked = false;
-            self.state.fetch_and(!PARKED, SeqCst);
-        }
-        loop {
-            if signals && self.signals.load(SeqCst) != 0 {
-                return Poll::Ready(Pop::Signal);
-            }
-            if let Some(item) = self.items.pop() {
-                consumer.unreleased += 1;
-                if consumer.unreleased >= self.release_every {
-                    self.release(consumer);
+impl<T> Drop for Queue<T> {
+    fn drop(&mut self) {
+        let tail = *self.tail.index.get_mut() >> SHIFT;
+        let head = self.head.get_mut();
+        let mut block = if head.block.is_null() {
+            *self.first.get_mut()
+        } else {
+            head.block
+        };
+        let mut position = head.position;
+        // Drop the items still queued and free the blocks they sit in.
+        while !block.is_null() {
+            let offset = position % LAP;
+            if position < tail && offset < BLOCK_CAP {
+                // SAFETY: `&mut self`: no sender or receiver runs. A `READY` slot holds an
+                // initialised value no one took.
+                unsafe {
+                    if (*block).states[offset].load(Relaxed) == READY {
+                        (*block).values[offset].get().cast::<T>().drop_in_place();
+                    }
                 }
-                return Poll::Ready(Pop::Item(item));
+                position += 1;
+                continue;
             }
-            self.release(consumer);
-            let state = self.state.load(SeqCst);
-            if state & COUNT != 0 {
-                // A sender reserved a slot and is about to fill it: look again soon.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            if state & CLOSED != 0 {
-                return Poll::Ready(Pop::Drained);
-            }
-            self.register_receiver(cx.waker());
-            if signals && self.signals.load(SeqCst) != 0 {
-                return Poll::Ready(Pop::Signal);
-            }
-            if self
-                .state
-                .compare_exchange(state, state | PARKED, SeqCst, SeqCst)
-                .is_ok()
-            {
-                consumer.parked = true;
-                return Poll::Pending;
-            }
+            // SAFETY: as above; blocks were allocated by `Block::new` and are linked once.
+            let next = unsafe { (*block).next.load(Relaxed) };
+            drop(unsafe { Box::from_raw(block) });
+            block = next;
+            position = (position / LAP + 1) * LAP;
         }
-    }
-
-    /// Gives the slots the receiver has taken back to the senders.
-    pub(crate) fn release(&self, consumer: &mut Consumer) {
-        if consumer.unreleased > 0 {
-            self.state.fetch_sub(consumer.unreleased, SeqCst);
-            consumer.unreleased = 0;
-            self.wake_senders();
+        let spare = *self.spare.get_mut();
+        if !spare.is_null() {
+            // SAFETY: the spare is owned by the queue alone.
+            drop(unsafe { Box::from_raw(spare) });
         }
     }
 }
@@ -321,192 +743,4 @@ impl<T> std::fmt::Debug for Queue<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicUsize;
-    use std::task::Wake;
-
-    struct CountingWaker(AtomicUsize);
-    impl Wake for CountingWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
-
-    fn waker() -> (Arc<CountingWaker>, Waker) {
-        let w = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        (w.clone(), Waker::from(w))
-    }
-
-    fn send<T>(q: &Queue<T>, item: T) -> Result<(), Reject> {
-        let slot = q.try_reserve()?;
-        q.push(slot, item);
-        Ok(())
-    }
-
-    #[test]
-    fn full_then_room_after_release() {
-        let q = Queue::new(NonZeroUsize::new(2));
-        let (_, w) = waker();
-        let mut cx = Context::from_waker(&w);
-        let mut c = Consumer::default();
-        send(&q, 1).unwrap();
-        send(&q, 2).unwrap();
-        assert_eq!(send(&q, 3), Err(Reject::Full));
-        assert!(matches!(
-            q.poll_pop(&mut c, &mut cx, true),
-            Poll::Ready(Pop::Item(1))
-        ));
-        // Capacity 2 releases every slot at once.
-        send(&q, 3).unwrap();
-        assert_eq!(q.len(), 2);
-        assert_eq!(send(&q, 4), Err(Reject::Full));
-    }
-
-    #[test]
-    fn parked_receiver_is_woken_once_by_a_send() {
-        let q = Queue::new(None);
-        let (count, w) = waker();
-        let mut cx = Context::from_waker(&w);
-        let mut c = Consumer::default();
-        assert!(q.poll_pop(&mut c, &mut cx, true).is_pending());
-        send(&q, 1).unwrap();
-        send(&q, 2).unwrap();
-        assert_eq!(count.0.load(SeqCst), 1, "one wake-up for the batch");
-        assert!(matches!(
-            q.poll_pop(&mut c, &mut cx, true),
-            Poll::Ready(Pop::Item(1))
-        ));
-        assert!(matches!(
-            q.poll_pop(&mut c, &mut cx, true),
-            Poll::Ready(Pop::Item(2))
-        ));
-    }
-
-    #[test]
-    fn closed_queue_drains_then_reports_drained() {
-        let q = Queue::new(None);
-        let (_, w) = waker();
-        let mut cx = Context::from_waker(&w);
-        let mut c = Consumer::default();
-        send(&q, 1).unwrap();
-        q.close();
-        assert_eq!(send(&q, 2), Err(Reject::Closed));
-        assert!(matches!(
-            q.poll_pop(&mut c, &mut cx, true),
-            Poll::Ready(Pop::Item(1))
-        ));
-        assert!(matches!(
-            q.poll_pop(&mut c, &mut cx, true),
-            Poll::Ready(Pop::Drained)
-        ));
-    }
-
-    #[test]
-    fn signal_wakes_a_parked_receiver() {
-        let q: Queue<u8> = Queue::new(None);
-        let (count, w) = waker();
-        let mut cx = Context::from_waker(&w);
-        let mut c = Consumer::default();
-        assert!(q.poll_pop(&mut c, &mut cx, true).is_pending());
-        q.signal(1);
-        assert_eq!(count.0.load(SeqCst), 1);
-        assert!(matches!(
-            q.poll_pop(&mut c, &mut cx, true),
-            Poll::Ready(Pop::Signal)
-        ));
-        assert_eq!(q.take_signals(), 1);
-    }
-
-    #[test]
-    fn waiting_sender_is_woken_by_release() {
-        let q = Queue::new(NonZeroUsize::new(1));
-        let (rx_count, rw) = waker();
-        let (tx_count, tw) = waker();
-        let mut c = Consumer::default();
-        send(&q, 1).unwrap();
-        assert!(q.poll_reserve(&mut Context::from_waker(&tw)).is_pending());
-        assert!(matches!(
-            q.poll_pop(&mut c, &mut Context::from_waker(&rw), true),
-            Poll::Ready(Pop::Item(1))
-        ));
-        assert_eq!(tx_count.0.load(SeqCst), 1);
-        assert!(matches!(
-            q.poll_reserve(&mut Context::from_waker(&tw)),
-            Poll::Ready(Ok(_))
-        ));
-        let _ = rx_count;
-    }
-
-    /// Many senders on threads, a receiver that parks between bursts: every item arrives once,
-    /// in order per sender, and the receiver is never left parked with items queued.
-    #[test]
-    fn burst_stress_never_loses_a_wake_up() {
-        use std::sync::Barrier;
-        const SENDERS: usize = 4;
-        const BURSTS: usize = 2_000;
-        const PER_BURST: usize = 3;
-
-        let q = Arc::new(Queue::new(NonZeroUsize::new(8)));
-        let barrier = Arc::new(Barrier::new(SENDERS + 1));
-        let mut handles = Vec::new();
-        for s in 0..SENDERS {
-            let q = q.clone();
-            let barrier = barrier.clone();
-            handles.push(std::thread::spawn(move || {
-                barrier.wait();
-                let (_, w) = waker();
-                let mut cx = Context::from_waker(&w);
-                for i in 0..BURSTS * PER_BURST {
-                    loop {
-                        match q.poll_reserve(&mut cx) {
-                            Poll::Ready(Ok(slot)) => {
-                                q.push(slot, (s, i));
-                                break;
-                            }
-                            Poll::Ready(Err(e)) => panic!("queue rejected: {e:?}"),
-                            Poll::Pending => std::thread::yield_now(),
-                        }
-                    }
-                    if i % PER_BURST == 0 {
-                        std::thread::yield_now();
-                    }
-                }
-            }));
-        }
-        barrier.wait();
-        // A thread-parking receiver: a lost wake-up shows as a hang (the test times out).
-        let thread = std::thread::current();
-        struct Unpark(std::thread::Thread);
-        impl Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
-        }
-        let w = Waker::from(Arc::new(Unpark(thread)));
-        let mut cx = Context::from_waker(&w);
-        let mut c = Consumer::default();
-        let mut next = [0usize; SENDERS];
-        let mut received = 0;
-        let mut parks = 0;
-        while received < SENDERS * BURSTS * PER_BURST {
-            match q.poll_pop(&mut c, &mut cx, true) {
-                Poll::Ready(Pop::Item((s, i))) => {
-                    assert_eq!(i, next[s], "FIFO per sender");
-                    next[s] += 1;
-                    received += 1;
-                }
-                Poll::Ready(other) => panic!("unexpected {other:?}"),
-                Poll::Pending => {
-                    parks += 1;
-                    std::thread::park();
-                }
-            }
-        }
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert!(parks > 0, "the receiver should have parked at least once");
-    }
-}
+mod tests;

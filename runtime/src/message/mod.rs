@@ -23,7 +23,7 @@ pub use reply::ReplyTo;
 
 pub(crate) use current::{Current, replace as replace_current, set_trace};
 pub(crate) use envelope::Envelope;
-pub(crate) use reply::{Failure, ReplyReceiver, catch_panic, dropping_with};
+pub(crate) use reply::{Failure, ReplyReceiver, catch_panic, catch_task_panic, dropping_with};
 
 /// A value an actor can receive.
 ///
@@ -138,6 +138,18 @@ pub trait Dispatch<A: Actor>: Send + Sized + 'static {
 
     /// The name of the message type inside, for dead letters, logs and traces.
     fn message_type(&self) -> &'static str;
+
+    /// Handles the message at once if its handler never awaits, and returns `None`; otherwise
+    /// returns the message, which then goes to [`dispatch`](Dispatch::dispatch).
+    ///
+    /// An optimisation: a synchronous handler needs no future. `#[messages]` implements it for
+    /// the methods that are not `async`, calling the method directly. The default hands every
+    /// message to `dispatch`.
+    #[inline]
+    fn dispatch_sync(self, actor: &mut A, ctx: &mut Context<A>) -> Option<Self> {
+        let _ = (actor, ctx);
+        Some(self)
+    }
 }
 
 /// A mailbox item type that can carry messages of type `M`.

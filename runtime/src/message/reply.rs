@@ -34,15 +34,23 @@ thread_local! {
     static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs actor code with panics caught.
+/// Runs an actor task's poll with panics caught, and marks the thread as catching them so
+/// that nested [`catch_panic`] calls can answer the reply slots a panic drops.
+pub(crate) fn catch_task_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicMessage> {
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let result = catch_panic(f);
+    CATCHING.with(|c| c.set(c.get() - 1));
+    result
+}
+
+/// Runs actor code with panics caught, inside [`catch_task_panic`].
 ///
 /// Unwinding drops the reply slots the code held before the panic's message is known, so the
-/// slots dropped meanwhile wait here and are answered with [`Failure::Panicked`] once it is.
+/// slots dropped meanwhile wait in a list and are answered with [`Failure::Panicked`] once it
+/// is.
+#[inline]
 pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicMessage> {
-    CATCHING.with(|c| c.set(c.get() + 1));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    CATCHING.with(|c| c.set(c.get() - 1));
-    result.map_err(|payload| {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let message = PanicMessage::from_payload(&*payload);
         // A payload whose `Drop` panics must not take the actor task down.
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
@@ -103,6 +111,7 @@ impl<R: Send + 'static> ReplyTo<R> {
     }
 
     /// Sends the reply. A reply nobody waits for any more is dropped.
+    #[inline]
     pub fn send(mut self, reply: R) {
         if let Some(tx) = self.tx.take() {
             // The asker may have timed out and gone: nothing to do then.
@@ -112,24 +121,31 @@ impl<R: Send + 'static> ReplyTo<R> {
 }
 
 impl<R: Send + 'static> Drop for ReplyTo<R> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(tx) = self.tx.take() {
-            if std::thread::panicking() && CATCHING.with(Cell::get) > 0 {
-                ORPHANS.with(|o| {
-                    o.borrow_mut().push(Box::new(move |failure| {
-                        let _ = tx.send(Err(failure));
-                    }));
-                });
-                return;
-            }
-            let reason = DROP_REASON
-                .try_with(|r| r.borrow().clone())
-                .ok()
-                .flatten()
-                .unwrap_or(Failure::Dropped);
-            let _ = tx.send(Err(reason));
+            drop_unanswered(tx);
         }
     }
+}
+
+/// Answers an asker whose reply slot is dropped unanswered.
+#[cold]
+fn drop_unanswered<R: Send + 'static>(tx: oneshot::Sender<Result<R, Failure>>) {
+    if std::thread::panicking() && CATCHING.with(Cell::get) > 0 {
+        ORPHANS.with(|o| {
+            o.borrow_mut().push(Box::new(move |failure| {
+                let _ = tx.send(Err(failure));
+            }));
+        });
+        return;
+    }
+    let reason = DROP_REASON
+        .try_with(|r| r.borrow().clone())
+        .ok()
+        .flatten()
+        .unwrap_or(Failure::Dropped);
+    let _ = tx.send(Err(reason));
 }
 
 impl<R: Send + 'static> fmt::Debug for ReplyTo<R> {

@@ -5,6 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::LitStr;
 use syn::spanned::Spanned;
 
+use super::message::{destructure_and_call, takes_context};
 use super::{docs, local};
 use crate::messages::model::Model;
 
@@ -35,6 +36,8 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
     let mut type_arms = Vec::new();
     let mut debug_arms = Vec::new();
     let mut accepts = Vec::new();
+    let mut sync_arms = Vec::new();
+    let mut sync_uses_ctx = false;
     for message in &model.messages {
         let name = &message.name;
         let cfgs = &message.cfgs;
@@ -51,6 +54,19 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
                 <#actor as ::snowglobe::Handler<#name>>::handle(#actor_ref, #msg, #ctx).await
             ),
         });
+        if !message.is_async {
+            // Methods that do not await are handled right away, without a future.
+            let (pattern, call) = destructure_and_call(message, &quote!(#actor_ref), &ctx);
+            sync_uses_ctx |= takes_context(message);
+            sync_arms.push(quote! {
+                #(#cfgs)*
+                #mailbox::#name(#msg, #reply) => {
+                    let #pattern = #msg;
+                    #reply.send(#call);
+                    ::core::option::Option::None
+                }
+            });
+        }
         let path_suffix = LitStr::new(&format!("::{name}"), name.span());
         type_arms.push(quote! {
             #(#cfgs)*
@@ -86,6 +102,33 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
     // Spanned at the actor type after `impl`: when a public actor gets a private mailbox
     // (all its message methods are private), rustc's "private type in public interface"
     // then points at the block it is about.
+    // `dispatch_sync` only when some message is synchronous; the catch-all arm only when
+    // some is not (an unreachable arm would warn).
+    let dispatch_sync = (!sync_arms.is_empty()).then(|| {
+        let rest = (sync_arms.len() < model.messages.len()).then(|| {
+            let other = local("other");
+            quote!(#other => ::core::option::Option::Some(#other),)
+        });
+        let sync_ctx = if sync_uses_ctx {
+            quote!(#ctx)
+        } else {
+            quote!(_)
+        };
+        quote! {
+            #[inline]
+            fn dispatch_sync(
+                self,
+                #actor_ref: &mut #actor,
+                #sync_ctx: &mut ::snowglobe::Context<#actor>,
+            ) -> ::core::option::Option<Self> {
+                match self {
+                    #(#sync_arms)*
+                    #rest
+                }
+            }
+        }
+    });
+
     let messages_impl = quote_spanned! {actor.span()=>
         #[automatically_derived]
         impl ::snowglobe::__private::Messages for #actor {
@@ -116,6 +159,8 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
                     #(#type_arms)*
                 }
             }
+
+            #dispatch_sync
         }
 
         #(#accepts)*

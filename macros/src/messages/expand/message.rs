@@ -33,42 +33,28 @@ pub(super) fn message(model: &Model, message: &Message) -> TokenStream {
 
     let fields: Vec<_> = message.fields().collect();
     let names: Vec<_> = fields.iter().map(|field| &field.name).collect();
-    let (body, pattern) = if fields.is_empty() {
-        (quote!(;), quote!(#name))
+    let body = if fields.is_empty() {
+        quote!(;)
     } else {
         let field_docs = fields
             .iter()
             .map(|field| docs::field(model, message, field));
         let types = fields.iter().map(|field| &field.ty);
-        let body = quote!({ #( #field_docs #vis #names: #types, )* });
-        let bindings = fields.iter().map(|field| {
-            let (name, local) = (&field.name, local_of(field));
-            if field.name == field.binding {
-                quote!(#name)
-            } else {
-                quote!(#name: #local)
-            }
-        });
-        (body, quote!(#name { #(#bindings),* }))
+        quote!({ #( #field_docs #vis #names: #types, )* })
     };
 
     let msg = local("msg");
     let ctx = local("ctx");
-    let takes_context = message.params.iter().any(|p| matches!(p, Param::Context));
-    let ctx_param = if takes_context {
+    let ctx_param = if takes_context(message) {
         quote!(#ctx)
     } else {
         quote!(_)
     };
-    let args = message.params.iter().map(|param| match param {
-        Param::Field(field) => local_of(field).into_token_stream(),
-        Param::Context => quote!(#ctx),
-    });
-    let method = &message.method;
+    let (pattern, call) = destructure_and_call(message, &quote!(self), &ctx);
     let call = if message.is_async {
-        quote!(self.#method(#(#args),*).await)
+        quote!(#call.await)
     } else {
-        quote!(self.#method(#(#args),*))
+        call
     };
     let handle_output = message.reply.as_ref().map(|reply| quote!(-> #reply));
 
@@ -97,6 +83,41 @@ pub(super) fn message(model: &Model, message: &Message) -> TokenStream {
             }
         }
     }
+}
+
+/// Whether the method takes the actor's context.
+pub(super) fn takes_context(message: &Message) -> bool {
+    message.params.iter().any(|p| matches!(p, Param::Context))
+}
+
+/// The pattern that takes the message struct apart into the method's arguments, and the call
+/// of the method on `receiver` with them (without `.await`).
+pub(super) fn destructure_and_call(
+    message: &Message,
+    receiver: &TokenStream,
+    ctx: &Ident,
+) -> (TokenStream, TokenStream) {
+    let name = &message.name;
+    let fields: Vec<_> = message.fields().collect();
+    let pattern = if fields.is_empty() {
+        quote!(#name)
+    } else {
+        let bindings = fields.iter().map(|field| {
+            let (name, local) = (&field.name, local_of(field));
+            if field.name == field.binding {
+                quote!(#name)
+            } else {
+                quote!(#name: #local)
+            }
+        });
+        quote!(#name { #(#bindings),* })
+    };
+    let args = message.params.iter().map(|param| match param {
+        Param::Field(field) => local_of(field).into_token_stream(),
+        Param::Context => quote!(#ctx),
+    });
+    let method = &message.method;
+    (pattern, quote!(#receiver.#method(#(#args),*)))
 }
 
 /// The handler's local variable for a field: the field's own name when it is the argument's
