@@ -359,10 +359,11 @@ impl Actor for Sink {
 // `reply.send(..)` for every variant, unit replies included, as `#[messages]` expands it.
 #[allow(clippy::unit_arg)]
 impl Dispatch<Sink> for SinkMsg {
-    async fn dispatch(self, actor: &mut Sink, ctx: &mut Context<Sink>) {
+    // Both handlers are synchronous: `dispatch` calls them directly, as `#[messages]` does.
+    async fn dispatch(self, actor: &mut Sink, _: &mut Context<Sink>) {
         match self {
-            SinkMsg::Add(msg, reply) => reply.send(actor.handle(msg, ctx).await),
-            SinkMsg::Expect(msg, reply) => reply.send(actor.handle(msg, ctx).await),
+            SinkMsg::Add(Add(v), reply) => reply.send(actor.add(v)),
+            SinkMsg::Expect(msg, reply) => reply.send(actor.expect(msg)),
         }
     }
 
@@ -463,10 +464,14 @@ impl Actor for Counter {
 }
 
 impl Dispatch<Counter> for CounterMsg {
-    async fn dispatch(self, actor: &mut Counter, ctx: &mut Context<Counter>) {
+    // Both handlers are synchronous: `dispatch` calls them directly, as `#[messages]` does.
+    async fn dispatch(self, actor: &mut Counter, _: &mut Context<Counter>) {
         match self {
-            CounterMsg::Inc(msg, reply) => reply.send(actor.handle(msg, ctx).await),
-            CounterMsg::Count(msg, reply) => reply.send(actor.handle(msg, ctx).await),
+            CounterMsg::Inc(Inc(v), reply) => {
+                actor.handled += 1;
+                reply.send(v + 1);
+            }
+            CounterMsg::Count(Count, reply) => reply.send(actor.handled),
         }
     }
 

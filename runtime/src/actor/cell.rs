@@ -12,7 +12,7 @@ use super::{Actor, ActorId, StopReason};
 use crate::mailbox::Queue;
 use crate::message::{Dispatch, Envelope, Failure, Headers, dropping_with};
 use crate::supervision::{DeadLetter, DeadLetterReason};
-use crate::system::Shared;
+use crate::system::System;
 
 /// Signals an actor's task receives through its mailbox.
 pub(crate) mod signal {
@@ -45,7 +45,7 @@ pub(crate) struct Core {
     pub(crate) id: ActorId,
     pub(crate) type_name: &'static str,
     pub(crate) name: OnceLock<Arc<str>>,
-    pub(crate) system: Arc<Shared>,
+    pub(crate) system: System,
     /// `None` for a top-level actor, whose parent is the system.
     pub(crate) parent: Option<Weak<dyn Node>>,
     pub(crate) children: Mutex<BTreeMap<ActorId, Arc<dyn Node>>>,
@@ -116,7 +116,7 @@ impl Core {
         id: ActorId,
         type_name: &'static str,
         name: Option<Arc<str>>,
-        system: Arc<Shared>,
+        system: System,
         parent: Option<Weak<dyn Node>>,
     ) -> Core {
         let cell_name = OnceLock::new();
@@ -159,9 +159,12 @@ impl Core {
         headers: Headers,
         reason: DeadLetterReason,
     ) {
-        self.system
-            .dead_letters
-            .record(DeadLetter::new(self.id, message_type, headers, reason));
+        self.system.shared().dead_letters.record(DeadLetter::new(
+            self.id,
+            message_type,
+            headers,
+            reason,
+        ));
     }
 
     /// Marks the actor stopped: frees its name, leaves its parent, wakes whoever waits.
@@ -176,13 +179,13 @@ impl Core {
             std::mem::take(&mut end.waiters)
         };
         if let Some(name) = self.name.get() {
-            self.system.registry.remove(name, self.id);
+            self.system.shared().registry.remove(name, self.id);
         }
         match self.parent.as_ref().and_then(Weak::upgrade) {
             Some(parent) => {
                 parent.core().children.lock().remove(&self.id);
             }
-            None => self.system.remove_root(self.id),
+            None => self.system.shared().remove_root(self.id),
         }
         if reason.is_failure() {
             tracing::error!(actor = %self.id, name = self.name(), kind = self.type_name, %reason, "actor failed");

@@ -50,18 +50,19 @@ use crate::system::{Instant, SpawnError, SpawnOptions, System};
 /// ```
 pub struct Context<A: Actor> {
     myself: ActorRef<A>,
-    system: System,
     pub(crate) headers: Headers,
-    timers: Vec<TimerHandle>,
+    /// Boxed: most actors never start a timer, and every idle actor keeps its context (one
+    /// pointer here instead of a `Vec`'s three).
+    #[allow(clippy::box_collection)]
+    timers: Option<Box<Vec<TimerHandle>>>,
 }
 
 impl<A: Actor> Context<A> {
-    pub(crate) fn new(myself: ActorRef<A>, system: System) -> Context<A> {
+    pub(crate) fn new(myself: ActorRef<A>) -> Context<A> {
         Context {
             myself,
-            system,
             headers: Headers::new(),
-            timers: Vec::new(),
+            timers: None,
         }
     }
 
@@ -86,7 +87,7 @@ impl<A: Actor> Context<A> {
     /// The system the actor runs in.
     #[must_use]
     pub fn system(&self) -> &System {
-        &self.system
+        &self.myself.cell().core.system
     }
 
     /// The headers of the message being handled: its id, sender, deadline and trace context.
@@ -98,7 +99,7 @@ impl<A: Actor> Context<A> {
     /// The current time on the system's clock.
     #[must_use]
     pub fn now(&self) -> Instant {
-        self.system.now()
+        self.system().now()
     }
 
     /// Stops the actor gracefully once the current handler returns: messages already queued
@@ -130,7 +131,7 @@ impl<A: Actor> Context<A> {
     ) -> Result<ActorRef<C>, SpawnError> {
         let cell = self.myself.cell();
         let weak: Weak<dyn Node> = Arc::downgrade(cell) as Weak<dyn Node>;
-        self.system
+        self.system()
             .spawn_inner(child, options, Some((&**cell as &dyn Node, weak)))
     }
 
@@ -140,7 +141,7 @@ impl<A: Actor> Context<A> {
         M: Message,
         A::Msg: Accepts<M>,
     {
-        let handle = timer::send_after(&self.system, self.myself.clone(), delay, msg);
+        let handle = timer::send_after(self.system(), self.myself.clone(), delay, msg);
         self.keep(handle)
     }
 
@@ -153,18 +154,19 @@ impl<A: Actor> Context<A> {
         A::Msg: Accepts<M>,
         F: FnMut() -> M + Send + 'static,
     {
-        let handle = timer::send_interval(&self.system, self.myself.clone(), period, make);
+        let handle = timer::send_interval(self.system(), self.myself.clone(), period, make);
         self.keep(handle)
     }
 
     fn keep(&mut self, handle: TimerHandle) -> TimerHandle {
-        self.timers.retain(TimerHandle::is_active);
-        self.timers.push(handle.clone());
+        let timers = self.timers.get_or_insert_default();
+        timers.retain(TimerHandle::is_active);
+        timers.push(handle.clone());
         handle
     }
 
     pub(crate) fn cancel_timers(&mut self) {
-        for timer in self.timers.drain(..) {
+        for timer in self.timers.take().into_iter().flat_map(|timers| *timers) {
             timer.cancel();
         }
     }

@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 use super::cell::{Lifecycle, Node, signal};
 use super::guard::{Guarded, Interrupt};
 use super::{Actor, Cell, Context, StopReason};
-use crate::mailbox::Pop;
+use crate::mailbox::{Pop, Ready};
 use crate::message::{
     self, Current, Dispatch, Envelope, Failure, TraceContext, catch_panic, catch_task_panic,
     dropping_with,
@@ -23,121 +23,215 @@ const YIELD_EVERY: u32 = 1024;
 /// Runs `actor` in a new task on the system's runtime.
 pub(crate) fn start<A: Actor>(cell: Arc<Cell<A>>, actor: A, ctx: Context<A>) {
     let system = cell.core.system.clone();
-    let node: Arc<dyn Node> = cell.clone();
-    system.rt().spawn(ActorTask {
-        node,
+    system.shared().rt().spawn(ActorTask {
+        cell: cell.clone(),
         trace: TraceContext::NONE,
         fut: run(cell, actor, ctx),
     });
 }
 
-async fn run<A: Actor>(cell: Arc<Cell<A>>, mut actor: A, mut ctx: Context<A>) {
-    let started = Guarded::new(&cell.queue, actor.on_start(&mut ctx)).await;
-    let (reason, started) = match started {
-        Ok(Ok(())) => (handle_messages(&cell, &mut actor, &mut ctx).await, true),
-        Ok(Err(error)) => (StopReason::StartFailed(Arc::from(error)), false),
-        Err(Interrupt::Panicked(panic)) => (StopReason::Panicked(panic), false),
-        Err(Interrupt::Killed) => (StopReason::Killed, false),
-    };
-    message::set_trace(TraceContext::NONE);
-    cell.core.set_lifecycle(Lifecycle::Stopping);
-    cell.queue.close();
-    // A kill already acted on is spent; a new one interrupts what follows.
-    cell.queue.take_signals();
+// A function returning an `async move` block rather than an `async fn`: an `async fn` keeps
+// its arguments twice in its future (once as arguments, once as locals), and this future is
+// what every idle actor keeps in memory.
+#[allow(clippy::manual_async_fn)]
+fn run<A: Actor>(
+    cell: Arc<Cell<A>>,
+    mut actor: A,
+    mut ctx: Context<A>,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        // The hooks and the stop sequence run once: their futures are boxed so that the task an
+        // idle actor keeps in memory holds only the message loop. (A default hook's future is
+        // empty, and boxing it allocates nothing.)
+        let start = Guarded::new(&cell.queue, Box::pin(actor.on_start(&mut ctx))).await;
+        let failed = match start {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(StopReason::StartFailed(Arc::from(error))),
+            Err(Interrupt::Panicked(panic)) => Some(StopReason::Panicked(panic)),
+            Err(Interrupt::Killed) => Some(StopReason::Killed),
+        };
+        let started = failed.is_none();
+        let reason = match failed {
+            Some(reason) => reason,
+            None => handle_messages(&cell, &mut actor, &mut ctx).await,
+        };
+        message::set_trace(TraceContext::NONE);
+        cell.core.set_lifecycle(Lifecycle::Stopping);
+        cell.queue.close();
+        // A kill already acted on is spent; a new one interrupts what follows.
+        cell.queue.take_signals();
 
-    stop_children(&cell, matches!(reason, StopReason::Killed)).await;
-    if started {
-        let stopping = Guarded::new(&cell.queue, actor.on_stop(&mut ctx, &reason)).await;
-        if let Err(interrupt) = stopping {
-            tracing::error!(actor = %cell.core.id, ?interrupt, "on_stop did not complete");
+        Box::pin(stop_children(&cell, matches!(reason, StopReason::Killed))).await;
+        if started {
+            let stopping =
+                Guarded::new(&cell.queue, Box::pin(actor.on_stop(&mut ctx, &reason))).await;
+            if let Err(interrupt) = stopping {
+                tracing::error!(actor = %cell.core.id, ?interrupt, "on_stop did not complete");
+            }
         }
+        ctx.cancel_timers();
+        drop(actor);
+        Box::pin(drain(&cell)).await;
+        cell.core.finish(&reason);
     }
-    ctx.cancel_timers();
-    drop(actor);
-    drain(&cell).await;
-    cell.core.finish(&reason);
+}
+
+/// How a graceful stop was asked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Graceful {
+    No,
+    Normal,
+    Shutdown,
+}
+
+/// The message loop's own state, small on purpose: it is what an idle actor keeps.
+struct Loop {
+    graceful: Graceful,
+    since_yield: u32,
+    traced: bool,
+}
+
+/// What the message loop does next, as decided by [`run_ready`].
+enum Step<M> {
+    /// This message's handler awaits: run its future.
+    Handle(M),
+    /// The mailbox is empty: wait.
+    Wait,
+    /// The actor has handled many messages in a row: let other tasks run.
+    Yield,
+    /// The actor stops.
+    Stop(StopReason),
 }
 
 /// Handles messages until the actor stops; returns why it stopped.
-async fn handle_messages<A: Actor>(
+///
+/// Messages whose handlers do not await are handled in [`run_ready`], a plain loop with no
+/// future in sight; this async loop only awaits for handlers that do, for new messages and for
+/// its fairness yield.
+#[allow(clippy::manual_async_fn)] // see `run`
+fn handle_messages<'a, A: Actor>(
+    cell: &'a Cell<A>,
+    actor: &'a mut A,
+    ctx: &'a mut Context<A>,
+) -> impl Future<Output = StopReason> + Send + 'a {
+    async move {
+        cell.core.set_lifecycle(Lifecycle::Running);
+        let mut state = Loop {
+            graceful: Graceful::No,
+            since_yield: 0,
+            traced: false,
+        };
+        loop {
+            let step = run_ready(cell, actor, ctx, &mut state);
+            match step {
+                Step::Handle(payload) => {
+                    let message_type = payload.message_type();
+                    let outcome = Guarded::handler(&cell.queue, payload.dispatch(actor, ctx)).await;
+                    if let Err(interrupt) = outcome {
+                        return failed(cell, ctx, message_type, interrupt);
+                    }
+                }
+                Step::Wait => {
+                    let ready = poll_fn(|cx| cell.queue.poll_ready(cx, true)).await;
+                    match ready {
+                        Ready::Item => {
+                            if cell.queue.take_waited() {
+                                // Parking or yielding already let other tasks run.
+                                state.since_yield = 0;
+                            }
+                        }
+                        Ready::Drained if state.graceful == Graceful::Shutdown => {
+                            return StopReason::Shutdown;
+                        }
+                        Ready::Drained => return StopReason::Normal,
+                        Ready::Signal => {}
+                    }
+                }
+                Step::Yield => {
+                    cell.queue.release();
+                    cell.core.system.shared().rt().yield_now().await;
+                }
+                Step::Stop(reason) => return reason,
+            }
+        }
+    }
+}
+
+/// Takes and handles messages as long as their handlers complete without awaiting; returns
+/// at the first that awaits, when the mailbox is empty, at a signal, or when it is time to
+/// yield.
+fn run_ready<A: Actor>(
     cell: &Cell<A>,
     actor: &mut A,
     ctx: &mut Context<A>,
-) -> StopReason {
-    cell.core.set_lifecycle(Lifecycle::Running);
-    let mut graceful: Option<StopReason> = None;
-    let mut since_yield = 0;
-    let mut traced = false;
+    state: &mut Loop,
+) -> Step<A::Msg> {
     loop {
         if cell.queue.peek_signals() != 0 {
             let bits = cell.queue.take_signals();
             if bits & signal::KILL != 0 {
-                return StopReason::Killed;
+                return Step::Stop(StopReason::Killed);
             }
-            if graceful.is_none() {
-                graceful = Some(if bits & signal::STOP != 0 {
-                    StopReason::Normal
+            if state.graceful == Graceful::No {
+                state.graceful = if bits & signal::STOP != 0 {
+                    Graceful::Normal
                 } else {
-                    StopReason::Shutdown
-                });
+                    Graceful::Shutdown
+                };
                 cell.core.set_lifecycle(Lifecycle::Stopping);
                 cell.queue.close();
             }
         }
-        let Envelope { headers, payload } = match cell.queue.try_pop() {
-            Some(env) => env,
-            None => match poll_fn(|cx| cell.queue.poll_pop(cx, true)).await {
-                Pop::Item(env) => {
-                    if cell.queue.take_waited() {
-                        // Parking or yielding for this message already let other tasks run.
-                        since_yield = 0;
-                    }
-                    env
-                }
-                Pop::Drained => return graceful.unwrap_or(StopReason::Normal),
-                Pop::Signal => continue,
-            },
+        let Some(Envelope { headers, payload }) = cell.queue.try_pop() else {
+            return Step::Wait;
         };
-        let message_type = payload.message_type();
         ctx.headers = headers;
         // Messages sent from the handler inherit the trace; an untraced message after an
         // untraced one leaves the thread-local alone.
-        if traced || headers.trace().is_valid() {
-            traced = headers.trace().is_valid();
+        if state.traced || headers.trace().is_valid() {
+            state.traced = headers.trace().is_valid();
             message::set_trace(headers.trace());
         }
-        // A synchronous handler runs right here; only one that awaits becomes a future.
-        let outcome = match catch_panic(|| payload.dispatch_sync(actor, ctx)) {
-            Ok(None) => Ok(()),
-            Ok(Some(payload)) => {
-                let handling = payload.dispatch(actor, ctx);
-                Guarded::handler(&cell.queue, handling).await
-            }
-            Err(panic) => Err(Interrupt::Panicked(panic)),
-        };
-        match outcome {
-            Ok(()) => {}
-            Err(Interrupt::Panicked(panic)) => {
-                // The hook for supervision: a restart policy decides here whether the actor
-                // resumes, restarts or stops. Without one, it stops.
-                cell.core.dead_letter(
-                    message_type,
-                    headers,
-                    DeadLetterReason::HandlerPanicked(panic.clone()),
-                );
-                return StopReason::Panicked(panic);
-            }
-            Err(Interrupt::Killed) => {
-                cell.core
-                    .dead_letter(message_type, headers, DeadLetterReason::Interrupted);
-                return StopReason::Killed;
+        state.since_yield += 1;
+        let message_type = payload.message_type();
+        match catch_panic(|| payload.dispatch_sync(actor, ctx)) {
+            Ok(None) => {}
+            Ok(Some(payload)) => return Step::Handle(payload),
+            Err(panic) => {
+                let interrupt = Interrupt::Panicked(panic);
+                return Step::Stop(failed(cell, ctx, message_type, interrupt));
             }
         }
-        since_yield += 1;
-        if since_yield == YIELD_EVERY {
-            since_yield = 0;
-            cell.queue.release();
-            cell.core.system.rt().yield_now().await;
+        if state.since_yield >= YIELD_EVERY {
+            state.since_yield = 0;
+            return Step::Yield;
+        }
+    }
+}
+
+/// Records the message whose handler failed as a dead letter; says why the actor stops.
+#[cold]
+fn failed<A: Actor>(
+    cell: &Cell<A>,
+    ctx: &Context<A>,
+    message_type: &'static str,
+    interrupt: Interrupt,
+) -> StopReason {
+    match interrupt {
+        Interrupt::Panicked(panic) => {
+            // The hook for supervision: a restart policy decides here whether the actor
+            // resumes, restarts or stops. Without one, it stops.
+            cell.core.dead_letter(
+                message_type,
+                ctx.headers,
+                DeadLetterReason::HandlerPanicked(panic.clone()),
+            );
+            StopReason::Panicked(panic)
+        }
+        Interrupt::Killed => {
+            cell.core
+                .dead_letter(message_type, ctx.headers, DeadLetterReason::Interrupted);
+            StopReason::Killed
         }
     }
 }
@@ -188,21 +282,21 @@ pin_project! {
     /// The task around an actor's loop: marks the thread as running this actor while it polls
     /// (the sender header of outgoing messages), and finishes the actor if its task panics
     /// outside the guarded hooks.
-    struct ActorTask<F> {
-        node: Arc<dyn Node>,
+    struct ActorTask<A: Actor, F> {
+        cell: Arc<Cell<A>>,
         trace: TraceContext,
         #[pin]
         fut: F,
     }
 }
 
-impl<F: Future<Output = ()>> Future for ActorTask<F> {
+impl<A: Actor, F: Future<Output = ()>> Future for ActorTask<A, F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
         let this = self.project();
         let previous = message::replace_current(Current {
-            actor: Some(this.node.core().id),
+            actor: Some(this.cell.core.id),
             trace: *this.trace,
         });
         let polled = catch_task_panic(|| this.fut.poll(cx));
@@ -210,8 +304,8 @@ impl<F: Future<Output = ()>> Future for ActorTask<F> {
         match polled {
             Ok(poll) => poll,
             Err(panic) => {
-                tracing::error!(actor = %this.node.core().id, %panic, "actor task panicked");
-                this.node.abandon(StopReason::Panicked(panic));
+                tracing::error!(actor = %this.cell.core.id, %panic, "actor task panicked");
+                this.cell.abandon(StopReason::Panicked(panic));
                 Poll::Ready(())
             }
         }

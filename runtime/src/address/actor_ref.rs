@@ -217,7 +217,7 @@ where
     }
 
     fn system(&self) -> &Shared {
-        &self.cell.core.system
+        self.cell.core.system.shared()
     }
 }
 

@@ -155,7 +155,7 @@ impl<M: Message> Sealed<M> for Recipient<M> {
     }
 
     fn system(&self) -> &Shared {
-        &self.cell.core().system
+        self.cell.core().system.shared()
     }
 }
 

@@ -9,7 +9,7 @@
 
 mod queue;
 
-pub(crate) use queue::{Pop, Queue, Reject, Slot};
+pub(crate) use queue::{Pop, Queue, Ready, Reject, Slot};
 
 /// The kind and size of an actor's mailbox.
 ///

@@ -57,7 +57,7 @@ use std::sync::atomic::{
 };
 use std::task::{Context, Poll, Waker};
 
-use crossbeam_utils::{Backoff, CachePadded};
+use crossbeam_utils::Backoff;
 use parking_lot::Mutex;
 
 /// Flag bits at the bottom of the tail word.
@@ -128,9 +128,14 @@ struct Head<T> {
 }
 
 /// A mailbox queue of `T`.
+///
+/// `repr(C)` fixes the order: the senders' tail first, then the fields both sides only read
+/// or rarely write, then the receiver's head. Tail and head are more than a cache line apart,
+/// so a busy sender and a busy receiver do not write to the same line; no alignment padding
+/// is spent on it, which keeps an idle actor small.
+#[repr(C)]
 pub(crate) struct Queue<T> {
-    tail: CachePadded<Tail<T>>,
-    head: UnsafeCell<Head<T>>,
+    tail: Tail<T>,
     /// The first block, until the receiver takes it over.
     first: AtomicPtr<Block<T>>,
     /// A finished block kept for reuse.
@@ -138,6 +143,7 @@ pub(crate) struct Queue<T> {
     capacity: usize,
     release_every: usize,
     wakers: Wakers,
+    head: UnsafeCell<Head<T>>,
 }
 
 /// Who to wake: the receiver, and senders waiting for room. Not generic, so that a
@@ -194,6 +200,17 @@ pub(crate) enum Reject {
     Closed,
 }
 
+/// What [`Queue::poll_ready`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ready {
+    /// A message (or a skipped slot) waits to be taken with [`Queue::try_pop`].
+    Item,
+    /// The queue is closed and every accepted message has been taken.
+    Drained,
+    /// Signals were raised; take them with [`Queue::take_signals`].
+    Signal,
+}
+
 /// What the receiver gets from [`Queue::poll_pop`].
 #[derive(Debug)]
 pub(crate) enum Pop<T> {
@@ -221,11 +238,11 @@ impl<T> Queue<T> {
     pub(crate) fn new(capacity: Option<NonZeroUsize>) -> Queue<T> {
         let capacity = capacity.map_or(MAX_CAPACITY, |c| c.get().min(MAX_CAPACITY));
         Queue {
-            tail: CachePadded::new(Tail {
+            tail: Tail {
                 index: AtomicUsize::new(0),
                 block: AtomicPtr::new(ptr::null_mut()),
                 released: AtomicUsize::new(0),
-            }),
+            },
             head: UnsafeCell::new(Head {
                 position: 0,
                 block: ptr::null_mut(),
@@ -503,24 +520,41 @@ impl<T> Queue<T> {
     ///
     /// With `signals` set, raised signals interrupt the wait ([`Pop::Signal`]); without, they
     /// are left for later (used while draining a stopping actor).
-    #[inline(never)]
     pub(crate) fn poll_pop(&self, cx: &mut Context<'_>, signals: bool) -> Poll<Pop<T>> {
         loop {
-            if signals && self.wakers.signals.load(SeqCst) != 0 {
-                return Poll::Ready(Pop::Signal);
-            }
-            if let Some(item) = self.try_pop() {
+            if !(signals && self.wakers.signals.load(SeqCst) != 0)
+                && let Some(item) = self.try_pop()
+            {
                 return Poll::Ready(Pop::Item(item));
             }
-            // SAFETY: receiver only; the borrow inside `try_pop` has ended.
-            let head = unsafe { &mut *self.head.get() };
+            match self.poll_ready(cx, signals) {
+                Poll::Ready(Ready::Item) => {}
+                Poll::Ready(Ready::Drained) => return Poll::Ready(Pop::Drained),
+                Poll::Ready(Ready::Signal) => return Poll::Ready(Pop::Signal),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Waits until there is something to take (or the queue is drained, or a signal is
+    /// raised), without taking it. Receiver only. This is where the receiver parks.
+    #[inline(never)]
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, signals: bool) -> Poll<Ready> {
+        // SAFETY: receiver only (see the module docs): no other `&mut Head` exists.
+        let head = unsafe { &mut *self.head.get() };
+        loop {
+            if signals && self.wakers.signals.load(SeqCst) != 0 {
+                return Poll::Ready(Ready::Signal);
+            }
+            if self.ready(head) {
+                return Poll::Ready(Ready::Item);
+            }
             self.release_head(head);
             let tail = self.tail.index.load(SeqCst);
             if tail >> SHIFT != head.position {
                 // A sender claimed a slot and is about to fill it (or installs a block).
                 let mut spins = 0;
-                // SAFETY: receiver only.
-                while spins < IN_FLIGHT_SPINS && !self.ready(unsafe { &mut *self.head.get() }) {
+                while spins < IN_FLIGHT_SPINS && !self.ready(head) {
                     std::hint::spin_loop();
                     spins += 1;
                 }
@@ -528,16 +562,15 @@ impl<T> Queue<T> {
                     continue;
                 }
                 cx.waker().wake_by_ref();
-                // SAFETY: receiver only.
-                unsafe { (*self.head.get()).waited = true };
+                head.waited = true;
                 return Poll::Pending;
             }
             if tail & CLOSED != 0 {
-                return Poll::Ready(Pop::Drained);
+                return Poll::Ready(Ready::Drained);
             }
             self.wakers.register_receiver(cx.waker());
             if signals && self.wakers.signals.load(SeqCst) != 0 {
-                return Poll::Ready(Pop::Signal);
+                return Poll::Ready(Ready::Signal);
             }
             if self
                 .tail
@@ -545,8 +578,7 @@ impl<T> Queue<T> {
                 .compare_exchange(tail, tail | PARKED, SeqCst, SeqCst)
                 .is_ok()
             {
-                // SAFETY: receiver only.
-                unsafe { (*self.head.get()).waited = true };
+                head.waited = true;
                 return Poll::Pending;
             }
         }
@@ -574,8 +606,10 @@ impl<T> Queue<T> {
         }
         // SAFETY: the receiver's block is alive until the receiver moves past it.
         let state = unsafe { &(*block).states[offset] };
-        if state.load(Acquire) != READY {
-            return self.take_slow(head);
+        match state.load(Acquire) {
+            READY => {}
+            EMPTY => return None,
+            _ => return self.take_slow(head),
         }
         state.store(EMPTY, Relaxed);
         head.position += 1;

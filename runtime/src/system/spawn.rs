@@ -118,7 +118,7 @@ impl System {
             id,
             std::any::type_name::<A>(),
             name.clone(),
-            shared.clone(),
+            self.clone(),
             parent_weak,
         );
         let cell = Arc::new(Cell::<A>::new(core, Queue::new(capacity)));
@@ -149,7 +149,7 @@ impl System {
 
         let addr = ActorRef::from_cell(cell.clone());
         tracing::trace!(actor = %id, name = name.as_deref(), kind = std::any::type_name::<A>(), "spawn");
-        actor::start(cell, actor, Context::new(addr.clone(), self.clone()));
+        actor::start(cell, actor, Context::new(addr.clone()));
         Ok(addr)
     }
 }

@@ -48,16 +48,26 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
             #variant_docs
             #name(#name, #reply_type)
         });
-        dispatch_arms.push(quote! {
-            #(#cfgs)*
-            #mailbox::#name(#msg, #reply) => #reply.send(
-                <#actor as ::snowglobe::Handler<#name>>::handle(#actor_ref, #msg, #ctx).await
-            ),
-        });
-        if !message.is_async {
-            // Methods that do not await are handled right away, without a future.
+        if message.is_async {
+            dispatch_arms.push(quote! {
+                #(#cfgs)*
+                #mailbox::#name(#msg, #reply) => #reply.send(
+                    <#actor as ::snowglobe::Handler<#name>>::handle(#actor_ref, #msg, #ctx).await
+                ),
+            });
+        } else {
+            // Methods that do not await are handled right away, without a future
+            // (`dispatch_sync`); `dispatch` calls them directly too, so that no handler
+            // future of theirs takes room in the actor's task.
             let (pattern, call) = destructure_and_call(message, &quote!(#actor_ref), &ctx);
             sync_uses_ctx |= takes_context(message);
+            dispatch_arms.push(quote! {
+                #(#cfgs)*
+                #mailbox::#name(#msg, #reply) => {
+                    let #pattern = #msg;
+                    #reply.send(#call);
+                }
+            });
             sync_arms.push(quote! {
                 #(#cfgs)*
                 #mailbox::#name(#msg, #reply) => {
@@ -97,7 +107,17 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
             quote!(#ident)
         }
     };
-    let (actor_param, ctx_param, f_param) = (named(&actor_ref), named(&ctx), named(&f));
+    let (actor_param, f_param) = (named(&actor_ref), named(&f));
+    // `dispatch` uses the context for handlers that await, and for methods that take it.
+    let dispatch_uses_ctx = model
+        .messages
+        .iter()
+        .any(|m| m.is_async || takes_context(m));
+    let ctx_param = if dispatch_uses_ctx {
+        quote!(#ctx)
+    } else {
+        quote!(_)
+    };
 
     // Spanned at the actor type after `impl`: when a public actor gets a private mailbox
     // (all its message methods are private), rustc's "private type in public interface"
