@@ -7,13 +7,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use pin_project_lite::pin_project;
-
 use super::endpoint::{Endpoint, try_tell};
 use super::error::{AskError, TellError};
 use crate::mailbox::Reject;
 use crate::message::{Headers, Message, MessageId, ReplyReceiver, ReplyTo};
-use crate::system::{Instant, Sleep};
+use crate::system::{Instant, Registration};
 
 /// A message on its way to an actor, not yet sent.
 ///
@@ -164,6 +162,9 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
     type Output = Result<(), TellError<M>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Everything the envelope needs is ready before the slot is claimed: the receiver
+        // may be waiting on that very slot.
+        let headers = headers(self.id);
         let reserved = self.target.poll_reserve(cx);
         let Poll::Ready(reserved) = reserved else {
             return Poll::Pending;
@@ -174,8 +175,7 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
         };
         Poll::Ready(match reserved {
             Ok(slot) => {
-                self.target
-                    .push(slot, headers(self.id), msg, ReplyTo::none());
+                self.target.push(slot, headers, msg, ReplyTo::none());
                 Ok(())
             }
             Err(Reject::Closed) => Err(TellError::Closed(msg)),
@@ -202,6 +202,8 @@ enum AskState<M: Message> {
     Reserving {
         msg: M,
         headers: Headers,
+        reply: ReplyTo<M::Reply>,
+        receiver: ReplyReceiver<M::Reply>,
     },
     Waiting {
         reply: ReplyReceiver<M::Reply>,
@@ -209,23 +211,52 @@ enum AskState<M: Message> {
     Done,
 }
 
-pin_project! {
-    /// The future of an ask: resolves to the handler's reply or to why there is none.
-    ///
-    /// The deadline covers the whole ask: waiting for mailbox room, then for the reply. It
-    /// travels in the message's headers, so the handler can see how much time is left.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping it before the message was sent drops the message. Dropping it after leaves
-    /// the message in the mailbox: the actor still handles it, and the reply is discarded.
-    #[must_use = "futures do nothing unless awaited"]
-    pub struct Ask<'a, E, M: Message> {
-        target: &'a E,
-        state: AskState<M>,
-        deadline: Instant,
-        #[pin]
-        timer: Option<Sleep>,
+/// The future of an ask: resolves to the handler's reply or to why there is none.
+///
+/// The deadline covers the whole ask: waiting for mailbox room, then for the reply. It
+/// travels in the message's headers, so the handler can see how much time is left. An ask
+/// answered before it has to wait never touches a timer; one that waits registers its
+/// deadline with the system, which wakes it when the deadline passes.
+///
+/// # Cancel safety
+///
+/// Dropping it before the message was sent drops the message. Dropping it after leaves
+/// the message in the mailbox: the actor still handles it, and the reply is discarded.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Ask<'a, E: Endpoint<M>, M: Message> {
+    target: &'a E,
+    state: AskState<M>,
+    deadline: Instant,
+    timer: Option<Registration>,
+}
+
+impl<E: Endpoint<M>, M: Message> Unpin for Ask<'_, E, M> {}
+
+impl<E: Endpoint<M>, M: Message> Ask<'_, E, M> {
+    /// Whether the deadline passed; on the first wait, registers it.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let deadlines = &self.target.system().deadlines;
+        match &self.timer {
+            Some(timer) => deadlines.poll_fired(timer, cx.waker()),
+            None => {
+                // A deadline already past is fired by the driver right away.
+                let system = self.target.system();
+                self.timer = Some(deadlines.register(system, self.deadline, cx.waker()));
+                false
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            self.target.system().deadlines.cancel(&timer);
+        }
+    }
+}
+
+impl<E: Endpoint<M>, M: Message> Drop for Ask<'_, E, M> {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -233,72 +264,76 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
     type Output = Result<M::Reply, AskError<M>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.get_mut();
         loop {
-            match std::mem::replace(this.state, AskState::Done) {
+            match std::mem::replace(&mut this.state, AskState::Done) {
                 AskState::Start { msg, timeout, id } => {
                     let system = this.target.system();
                     let timeout = timeout.unwrap_or(system.config.ask_timeout);
-                    *this.deadline = system.rt().now() + timeout;
-                    let headers = headers(id).with_deadline(*this.deadline);
-                    *this.state = AskState::Reserving { msg, headers };
+                    this.deadline = system.rt().now() + timeout;
+                    let headers = headers(id).with_deadline(this.deadline);
+                    // The reply channel exists before the slot is claimed: the receiver may
+                    // be waiting on that very slot.
+                    let (reply, receiver) = ReplyTo::channel();
+                    this.state = AskState::Reserving {
+                        msg,
+                        headers,
+                        reply,
+                        receiver,
+                    };
                 }
-                AskState::Reserving { msg, headers } => match this.target.poll_reserve(cx) {
+                AskState::Reserving {
+                    msg,
+                    headers,
+                    reply,
+                    receiver,
+                } => match this.target.poll_reserve(cx) {
                     Poll::Ready(Ok(slot)) => {
-                        let (reply, receiver) = ReplyTo::channel();
                         this.target.push(slot, headers, msg, reply);
-                        *this.state = AskState::Waiting { reply: receiver };
+                        this.state = AskState::Waiting { reply: receiver };
                     }
                     Poll::Ready(Err(Reject::Closed)) => {
+                        this.finish();
                         return Poll::Ready(Err(AskError::Closed(msg)));
                     }
                     Poll::Ready(Err(Reject::Full)) | Poll::Pending => {
-                        if expired(*this.target, *this.deadline, this.timer.as_mut(), cx) {
+                        if this.expired(cx) {
+                            this.finish();
                             return Poll::Ready(Err(AskError::Full(msg)));
                         }
-                        *this.state = AskState::Reserving { msg, headers };
+                        this.state = AskState::Reserving {
+                            msg,
+                            headers,
+                            reply,
+                            receiver,
+                        };
                         return Poll::Pending;
                     }
                 },
-                AskState::Waiting { mut reply } => match Pin::new(&mut reply).poll(cx) {
-                    Poll::Ready(Ok(Ok(value))) => return Poll::Ready(Ok(value)),
-                    Poll::Ready(Ok(Err(failure))) => {
-                        return Poll::Ready(Err(AskError::from_failure(failure)));
-                    }
-                    // The slot's `Drop` always answers; a lost sender means it was leaked.
-                    Poll::Ready(Err(_)) => return Poll::Ready(Err(AskError::Dropped)),
-                    Poll::Pending => {
-                        if expired(*this.target, *this.deadline, this.timer.as_mut(), cx) {
-                            return Poll::Ready(Err(AskError::Timeout));
+                AskState::Waiting { mut reply } => {
+                    let outcome = match Pin::new(&mut reply).poll(cx) {
+                        Poll::Ready(Ok(Ok(value))) => Ok(value),
+                        Poll::Ready(Ok(Err(failure))) => Err(AskError::from_failure(failure)),
+                        // The slot's `Drop` always answers; a lost sender means it leaked.
+                        Poll::Ready(Err(_)) => Err(AskError::Dropped),
+                        Poll::Pending => {
+                            if !this.expired(cx) {
+                                this.state = AskState::Waiting { reply };
+                                return Poll::Pending;
+                            }
+                            Err(AskError::Timeout)
                         }
-                        *this.state = AskState::Waiting { reply };
-                        return Poll::Pending;
-                    }
-                },
+                    };
+                    this.finish();
+                    return Poll::Ready(outcome);
+                }
                 AskState::Done => return Poll::Pending,
             }
         }
     }
 }
 
-/// Polls the deadline timer, arming it on first use (an ask answered at once never touches
-/// the timer wheel).
-fn expired<M: Message, E: Endpoint<M>>(
-    target: &E,
-    deadline: Instant,
-    mut timer: Pin<&mut Option<Sleep>>,
-    cx: &mut Context<'_>,
-) -> bool {
-    if timer.is_none() {
-        timer.set(Some(target.system().rt().sleep_until(deadline)));
-    }
-    match timer.as_pin_mut() {
-        Some(sleep) => sleep.poll(cx).is_ready(),
-        None => false,
-    }
-}
-
-impl<E, M: Message> fmt::Debug for Ask<'_, E, M> {
+impl<E: Endpoint<M>, M: Message> fmt::Debug for Ask<'_, E, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             AskState::Start { .. } => "start",
@@ -310,6 +345,7 @@ impl<E, M: Message> fmt::Debug for Ask<'_, E, M> {
             .field("message", &std::any::type_name::<M>())
             .field("state", &state)
             .field("deadline", &self.deadline)
+            .field("waits_for_deadline", &self.timer.is_some())
             .finish_non_exhaustive()
     }
 }

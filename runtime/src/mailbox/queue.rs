@@ -78,7 +78,7 @@ const MAX_RELEASE_BATCH: usize = 64;
 
 /// How often the receiver re-reads a slot that a sender claimed but has not filled yet,
 /// before it yields to the scheduler.
-const IN_FLIGHT_SPINS: u32 = 64;
+const IN_FLIGHT_SPINS: u32 = 16;
 
 const EMPTY: u8 = 0;
 const READY: u8 = 1;
@@ -691,10 +691,11 @@ impl<T> Queue<T> {
 }
 
 impl Wakers {
+    /// Wakes the receiver. The waker stays registered: the receiver's next park finds it
+    /// there and does not clone it again.
     fn wake_receiver(&self) {
-        let waker = self.receiver.lock().take();
-        if let Some(waker) = waker {
-            waker.wake();
+        if let Some(waker) = &*self.receiver.lock() {
+            waker.wake_by_ref();
         }
     }
 

@@ -131,16 +131,15 @@ impl SystemBuilder {
         let random = self
             .seed
             .map_or_else(Random::from_entropy, Random::with_seed);
-        Ok(System::from_shared(Shared::new(
-            Rt::tokio(handle),
-            owned,
-            random,
-            Config {
-                ask_timeout: self.ask_timeout,
-                shutdown_timeout: self.shutdown_timeout,
-            },
-            self.dead_letter_capacity,
-        )))
+        let config = Config {
+            ask_timeout: self.ask_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+        };
+        let rt = Rt::tokio(handle);
+        let dead_letter_capacity = self.dead_letter_capacity;
+        Ok(System::from_shared(move |this| {
+            Shared::new(this, rt, owned, random, config, dead_letter_capacity)
+        }))
     }
 }
 

@@ -2,6 +2,7 @@
 //! which every task, timer, clock read and random number passes.
 
 mod builder;
+mod deadlines;
 mod registry;
 mod runtime;
 mod spawn;
@@ -11,8 +12,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -27,8 +28,9 @@ pub use registry::{LookupError, RegisterError};
 pub use spawn::{SpawnError, SpawnOptions};
 pub use time::Instant;
 
+pub(crate) use deadlines::{Deadlines, Registration};
 pub(crate) use registry::Registry;
-pub(crate) use runtime::{Random, Rt, Sleep, TaskHandle};
+pub(crate) use runtime::{Random, Rt, TaskHandle};
 
 /// A running set of actors: spawn them, name them, look them up, shut them down.
 ///
@@ -74,7 +76,10 @@ pub struct System {
 
 /// The state every handle, actor and address of one system shares.
 pub(crate) struct Shared {
+    /// This very allocation, for tasks that must not keep the system alive.
+    this: Weak<Shared>,
     rt: Rt,
+    pub(crate) deadlines: Deadlines,
     pub(crate) random: Random,
     pub(crate) config: Config,
     next_id: AtomicU64,
@@ -105,6 +110,7 @@ struct Root {
 
 impl Shared {
     pub(crate) fn new(
+        this: Weak<Shared>,
         rt: Rt,
         owned: Option<tokio::runtime::Runtime>,
         random: Random,
@@ -112,7 +118,9 @@ impl Shared {
         dead_letter_capacity: usize,
     ) -> Shared {
         Shared {
+            this,
             rt,
+            deadlines: Deadlines::new(),
             random,
             config,
             next_id: AtomicU64::new(1),
@@ -128,6 +136,11 @@ impl Shared {
 
     pub(crate) fn rt(&self) -> &Rt {
         &self.rt
+    }
+
+    /// A reference that does not keep the system alive.
+    pub(crate) fn weak(&self) -> Weak<Shared> {
+        self.this.clone()
     }
 
     pub(crate) fn next_actor_id(&self) -> ActorId {
@@ -182,9 +195,9 @@ impl System {
         SystemBuilder::default()
     }
 
-    fn from_shared(shared: Shared) -> System {
+    fn from_shared(make: impl FnOnce(Weak<Shared>) -> Shared) -> System {
         System {
-            shared: Arc::new(shared),
+            shared: Arc::new_cyclic(|this| make(this.clone())),
         }
     }
 
