@@ -266,8 +266,30 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         loop {
-            match std::mem::replace(&mut this.state, AskState::Done) {
-                AskState::Start { msg, timeout, id } => {
+            match &mut this.state {
+                AskState::Waiting { reply } => {
+                    let outcome = match Pin::new(reply).poll(cx) {
+                        Poll::Ready(Ok(Ok(value))) => Ok(value),
+                        Poll::Ready(Ok(Err(failure))) => Err(AskError::from_failure(failure)),
+                        // The slot's `Drop` always answers; a lost sender means it leaked.
+                        Poll::Ready(Err(_)) => Err(AskError::Dropped),
+                        Poll::Pending => {
+                            if !this.expired(cx) {
+                                return Poll::Pending;
+                            }
+                            Err(AskError::Timeout)
+                        }
+                    };
+                    this.state = AskState::Done;
+                    this.finish();
+                    return Poll::Ready(outcome);
+                }
+                AskState::Start { .. } => {
+                    let AskState::Start { msg, timeout, id } =
+                        std::mem::replace(&mut this.state, AskState::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
                     let system = this.target.system();
                     let timeout = timeout.unwrap_or(system.config.ask_timeout);
                     this.deadline = system.rt().now() + timeout;
@@ -275,57 +297,56 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
                     // The reply channel exists before the slot is claimed: the receiver may
                     // be waiting on that very slot.
                     let (reply, receiver) = ReplyTo::channel();
-                    this.state = AskState::Reserving {
+                    match this.target.try_reserve() {
+                        Ok(slot) => {
+                            this.target.push(slot, headers, msg, reply);
+                            this.state = AskState::Waiting { reply: receiver };
+                        }
+                        Err(Reject::Closed) => return Poll::Ready(Err(AskError::Closed(msg))),
+                        Err(Reject::Full) => {
+                            this.state = AskState::Reserving {
+                                msg,
+                                headers,
+                                reply,
+                                receiver,
+                            };
+                        }
+                    }
+                }
+                AskState::Reserving { .. } => {
+                    let reserved = this.target.poll_reserve(cx);
+                    let AskState::Reserving {
                         msg,
                         headers,
                         reply,
                         receiver,
+                    } = std::mem::replace(&mut this.state, AskState::Done)
+                    else {
+                        unreachable!("matched above")
                     };
-                }
-                AskState::Reserving {
-                    msg,
-                    headers,
-                    reply,
-                    receiver,
-                } => match this.target.poll_reserve(cx) {
-                    Poll::Ready(Ok(slot)) => {
-                        this.target.push(slot, headers, msg, reply);
-                        this.state = AskState::Waiting { reply: receiver };
-                    }
-                    Poll::Ready(Err(Reject::Closed)) => {
-                        this.finish();
-                        return Poll::Ready(Err(AskError::Closed(msg)));
-                    }
-                    Poll::Ready(Err(Reject::Full)) | Poll::Pending => {
-                        if this.expired(cx) {
+                    match reserved {
+                        Poll::Ready(Ok(slot)) => {
+                            this.target.push(slot, headers, msg, reply);
+                            this.state = AskState::Waiting { reply: receiver };
+                        }
+                        Poll::Ready(Err(Reject::Closed)) => {
                             this.finish();
-                            return Poll::Ready(Err(AskError::Full(msg)));
+                            return Poll::Ready(Err(AskError::Closed(msg)));
                         }
-                        this.state = AskState::Reserving {
-                            msg,
-                            headers,
-                            reply,
-                            receiver,
-                        };
-                        return Poll::Pending;
-                    }
-                },
-                AskState::Waiting { mut reply } => {
-                    let outcome = match Pin::new(&mut reply).poll(cx) {
-                        Poll::Ready(Ok(Ok(value))) => Ok(value),
-                        Poll::Ready(Ok(Err(failure))) => Err(AskError::from_failure(failure)),
-                        // The slot's `Drop` always answers; a lost sender means it leaked.
-                        Poll::Ready(Err(_)) => Err(AskError::Dropped),
-                        Poll::Pending => {
-                            if !this.expired(cx) {
-                                this.state = AskState::Waiting { reply };
-                                return Poll::Pending;
+                        Poll::Ready(Err(Reject::Full)) | Poll::Pending => {
+                            if this.expired(cx) {
+                                this.finish();
+                                return Poll::Ready(Err(AskError::Full(msg)));
                             }
-                            Err(AskError::Timeout)
+                            this.state = AskState::Reserving {
+                                msg,
+                                headers,
+                                reply,
+                                receiver,
+                            };
+                            return Poll::Pending;
                         }
-                    };
-                    this.finish();
-                    return Poll::Ready(outcome);
+                    }
                 }
                 AskState::Done => return Poll::Pending,
             }

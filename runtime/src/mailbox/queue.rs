@@ -715,16 +715,22 @@ impl Wakers {
         self.senders_waiting.store(true, SeqCst);
     }
 
+    #[inline]
     fn wake_senders(&self) {
         if self.senders_waiting.load(SeqCst) {
-            let wakers = {
-                let mut senders = self.senders.lock();
-                self.senders_waiting.store(false, SeqCst);
-                std::mem::take(&mut *senders)
-            };
-            for waker in wakers {
-                waker.wake();
-            }
+            self.wake_waiting_senders();
+        }
+    }
+
+    #[cold]
+    fn wake_waiting_senders(&self) {
+        let wakers = {
+            let mut senders = self.senders.lock();
+            self.senders_waiting.store(false, SeqCst);
+            std::mem::take(&mut *senders)
+        };
+        for waker in wakers {
+            waker.wake();
         }
     }
 }
