@@ -7,7 +7,9 @@ use std::time::Duration;
 use snowglobe::{
     AskError, DeadLetterReason, PanicMessage, SpawnOptions, StopReason, System, TellError,
 };
-use support::{Boom, Forever, Hold, Journal, Probe, Record, Seen, StopSelf, gate};
+use support::{
+    Boom, Forever, Hold, HoldBomb, Journal, KillSelfThenWait, Probe, Record, Seen, StopSelf, gate,
+};
 use tokio::sync::oneshot;
 
 #[tokio::test]
@@ -302,6 +304,56 @@ async fn wait_for_queue(probe: &snowglobe::ActorRef<Probe>, n: usize) {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_kill_raised_before_the_actor_ever_waited_is_not_lost() {
+    // The message is queued before the actor's task first runs, so the actor has never
+    // parked (and never registered a waker) when its handler kills it and starts waiting.
+    let system = System::new();
+    let probe = system.spawn(Probe::default()).unwrap();
+    probe.try_tell(KillSelfThenWait).unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(10), probe.stopped()).await;
+    assert!(matches!(stopped, Ok(StopReason::Killed)), "{stopped:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kill_answers_the_ask_even_when_a_drop_panics() {
+    let system = System::new();
+    let probe = system.spawn(Probe::default()).unwrap();
+    let (started_tx, started) = oneshot::channel();
+    let asking = {
+        let probe = probe.clone();
+        tokio::spawn(async move {
+            probe
+                .ask(HoldBomb(started_tx))
+                .timeout(Duration::from_secs(5))
+                .await
+        })
+    };
+    started.await.unwrap();
+    probe.kill();
+    assert!(matches!(probe.stopped().await, StopReason::Killed));
+    let answer = asking.await.unwrap();
+    assert!(matches!(answer, Err(AskError::Interrupted)), "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_dispatch_that_panics_before_its_future_exists_fails_like_a_handler() {
+    let system = System::new();
+    let journal = Journal::default();
+    let parent = system.spawn(Brittle(journal.clone())).unwrap();
+    parent.ask(SpawnBrittleChild).await.unwrap();
+    match parent.ask(Shatter).await {
+        Err(AskError::Panicked(p)) => assert_eq!(p.as_str(), "shattered before any future"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(parent.stopped().await, StopReason::Panicked(_)));
+    assert_eq!(
+        journal.entries(),
+        ["child started", "child stopped: shut down"],
+        "the child stopped with its parent"
+    );
+}
+
 // --- actors used above -------------------------------------------------------------------
 
 use snowglobe::{Actor, BoxError, Context, DynMessage, Handler, Message, TimerHandle};
@@ -403,3 +455,64 @@ impl Handler<CancelInterval> for Ticker {
         }
     }
 }
+
+/// A parent with a hand-written mailbox whose `dispatch` panics before it returns a future.
+struct Brittle(Journal);
+
+struct SpawnBrittleChild;
+impl Message for SpawnBrittleChild {
+    type Reply = ();
+}
+
+struct Shatter;
+impl Message for Shatter {
+    type Reply = ();
+}
+
+enum BrittleMsg {
+    Spawn(ReplyTo<()>),
+    Shatter(ReplyTo<()>),
+}
+
+impl snowglobe::Accepts<SpawnBrittleChild> for BrittleMsg {
+    fn from_message(_: SpawnBrittleChild, reply: ReplyTo<()>) -> Self {
+        BrittleMsg::Spawn(reply)
+    }
+}
+
+impl snowglobe::Accepts<Shatter> for BrittleMsg {
+    fn from_message(_: Shatter, reply: ReplyTo<()>) -> Self {
+        BrittleMsg::Shatter(reply)
+    }
+}
+
+impl snowglobe::Dispatch<Brittle> for BrittleMsg {
+    fn dispatch<'a>(
+        self,
+        actor: &'a mut Brittle,
+        ctx: &'a mut Context<Brittle>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'a {
+        let reply = match self {
+            BrittleMsg::Spawn(reply) => {
+                ctx.spawn(Probe::named("child", &actor.0)).unwrap();
+                reply
+            }
+            BrittleMsg::Shatter(reply) => {
+                // The slot is dropped by the unwinding; its ask hears about the panic.
+                let _slot = reply;
+                panic!("shattered before any future")
+            }
+        };
+        async move { reply.send(()) }
+    }
+
+    fn message_type(&self) -> &'static str {
+        "BrittleMsg"
+    }
+}
+
+impl Actor for Brittle {
+    type Msg = BrittleMsg;
+}
+
+use snowglobe::ReplyTo;

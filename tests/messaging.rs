@@ -83,6 +83,21 @@ async fn tell_waits_for_room_then_delivers() {
 }
 
 #[tokio::test]
+async fn a_tell_polled_again_after_it_completed_claims_nothing() {
+    let system = System::new();
+    let probe = small_mailbox(&system, 2);
+    let open = hold(&probe).await;
+    let mut tell = pin!(probe.tell(Record(1)));
+    assert!(matches!(poll_once(tell.as_mut()), Poll::Ready(Ok(()))));
+    assert!(poll_once(tell.as_mut()).is_pending());
+    assert_eq!(probe.mailbox_len(), 1, "the second poll took no slot");
+    probe.try_tell(Record(2)).unwrap();
+    assert!(matches!(probe.try_tell(Record(3)), Err(TellError::Full(_))));
+    open.send(()).unwrap();
+    assert_eq!(probe.ask(Seen).await.unwrap(), vec![1, 2]);
+}
+
+#[tokio::test]
 async fn tell_to_a_stopped_actor_gives_the_message_back() {
     let system = System::new();
     let probe = system.spawn(Probe::default()).unwrap();

@@ -261,6 +261,31 @@ fn seeded_randomness_is_reproducible() {
     assert_ne!(draw(7), draw(8));
 }
 
+#[test]
+fn a_dropped_system_leaves_no_task_behind() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for _ in 0..20 {
+            let system = System::new();
+            let probe = system.spawn(Probe::default()).unwrap();
+            // The actor has not run yet, so this ask waits and starts the deadline driver.
+            probe.ask(Record(1)).await.unwrap();
+            system.shutdown().await;
+        }
+        // The systems are gone; their drivers end the next time they are polled.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let alive = tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks();
+        assert_eq!(alive, 0, "tasks left behind by dropped systems");
+    });
+}
+
 #[tokio::test(start_paused = true)]
 async fn time_comes_from_the_system_clock() {
     let system = System::new();

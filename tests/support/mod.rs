@@ -158,3 +158,36 @@ pub fn gate() -> (oneshot::Sender<()>, Wait) {
     let (tx, rx) = oneshot::channel();
     (tx, Wait(rx))
 }
+
+/// Kills its own actor from the handler's synchronous part, then waits forever.
+pub struct KillSelfThenWait;
+impl Message for KillSelfThenWait {
+    type Reply = ();
+}
+impl Handler<KillSelfThenWait> for Probe {
+    async fn handle(&mut self, _: KillSelfThenWait, ctx: &mut Context<Self>) {
+        ctx.actor_ref().kill();
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Panics when dropped.
+pub struct Bomb;
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("bomb dropped");
+    }
+}
+
+/// Holds a `Bomb` across an await that never completes; says when it started.
+pub struct HoldBomb(pub oneshot::Sender<()>);
+impl Message for HoldBomb {
+    type Reply = ();
+}
+impl Handler<HoldBomb> for Probe {
+    async fn handle(&mut self, HoldBomb(started): HoldBomb, _: &mut Context<Self>) {
+        let _bomb = Bomb;
+        let _ = started.send(());
+        std::future::pending::<()>().await;
+    }
+}

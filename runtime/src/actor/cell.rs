@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::{Actor, ActorId, StopReason};
 use crate::mailbox::Queue;
-use crate::message::{Dispatch, Envelope, Failure, Headers, dropping_with};
+use crate::message::{Envelope, Headers};
 use crate::supervision::{DeadLetter, DeadLetterReason};
 use crate::system::System;
 
@@ -66,9 +66,6 @@ pub(crate) trait Node: Send + Sync + 'static {
     /// Asks the actor to stop gracefully; `bits` is [`signal::STOP`] or [`signal::SHUTDOWN`].
     fn request_stop(&self, bits: u8);
     fn kill(&self);
-    /// Ends an actor whose task died outside the guarded hooks (a panic in a `Drop`, say):
-    /// queued messages are dropped with their asks answered, the cell is finished.
-    fn abandon(&self, reason: StopReason);
 }
 
 impl<A: Actor> Node for Cell<A> {
@@ -82,26 +79,6 @@ impl<A: Actor> Node for Cell<A> {
 
     fn kill(&self) {
         self.queue.signal(signal::KILL);
-    }
-
-    fn abandon(&self, reason: StopReason) {
-        self.queue.close();
-        let waker = Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        // Senders between reservation and push finish within a few instructions: spin on them.
-        loop {
-            match self.queue.poll_pop(&mut cx, false) {
-                Poll::Ready(crate::mailbox::Pop::Item(env)) => {
-                    let kind = env.payload.message_type();
-                    self.core
-                        .dead_letter(kind, env.headers, DeadLetterReason::ActorStopped);
-                    dropping_with(Failure::NotHandled, || drop(env));
-                }
-                Poll::Ready(_) => break,
-                Poll::Pending => std::thread::yield_now(),
-            }
-        }
-        self.core.finish(&reason);
     }
 }
 

@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 use super::PanicMessage;
 use super::cell::signal;
 use crate::mailbox::Queue;
-use crate::message::{Failure, catch_panic, dropping_with};
+use crate::message::{Failure, answer_orphans, catch_panic, dropping_with};
 
 /// Why guarded code did not complete.
 #[derive(Debug)]
@@ -71,8 +71,12 @@ impl<F: Future, T> Future for Guarded<'_, F, T> {
                 Poll::Ready(Ok(out))
             }
             Ok(Poll::Pending) => {
-                // The code waits on something else: make sure a kill can still wake the task.
+                // The code waits on something else: make sure a kill can still wake the task,
+                // including one raised before the waker was registered.
                 this.queue.register_receiver(cx.waker());
+                if this.queue.peek_signals() & signal::KILL != 0 {
+                    cx.waker().wake_by_ref();
+                }
                 if *this.handler {
                     this.queue.release();
                 }
@@ -89,7 +93,11 @@ impl<F: Future, T> Future for Guarded<'_, F, T> {
 /// Drops the future in place so that the reply slots inside answer with `reason`. A panic
 /// while dropping is caught too: the future is gone either way.
 fn drop_with<F>(mut fut: Pin<&mut Option<F>>, reason: Failure) {
+    let answer = reason.clone();
     dropping_with(reason, || {
-        let _ = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
+        if catch_unwind(AssertUnwindSafe(|| fut.set(None))).is_err() {
+            // A `Drop` panicked: the reply slots dropped while it unwound wait to be answered.
+            answer_orphans(&answer);
+        }
     });
 }

@@ -7,7 +7,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::cell::{Lifecycle, Node, signal};
+use super::cell::{Lifecycle, signal};
 use super::guard::{Guarded, Interrupt};
 use super::{Actor, Cell, Context, StopReason};
 use crate::mailbox::{Pop, Ready};
@@ -58,10 +58,18 @@ fn run<A: Actor>(
         message::set_trace(TraceContext::NONE);
         cell.core.set_lifecycle(Lifecycle::Stopping);
         cell.queue.close();
-        // A kill already acted on is spent; a new one interrupts what follows.
-        cell.queue.take_signals();
+        if matches!(reason, StopReason::Killed) {
+            // The kill is spent; a new one interrupts what follows. (A stop request left
+            // behind is harmless; a kill raised just now still turns the stop into a kill.)
+            cell.queue.take_signals();
+        }
 
-        Box::pin(stop_children(&cell, matches!(reason, StopReason::Killed))).await;
+        let kill =
+            matches!(reason, StopReason::Killed) || cell.queue.peek_signals() & signal::KILL != 0;
+        if kill {
+            cell.queue.take_signals();
+        }
+        Box::pin(stop_children(&cell, kill)).await;
         if started {
             let stopping =
                 Guarded::new(&cell.queue, Box::pin(actor.on_stop(&mut ctx, &reason))).await;
@@ -126,7 +134,11 @@ fn handle_messages<'a, A: Actor>(
             match step {
                 Step::Handle(payload) => {
                     let message_type = payload.message_type();
-                    let outcome = Guarded::handler(&cell.queue, payload.dispatch(actor, ctx)).await;
+                    // A hand-written `dispatch` may panic before it returns its future.
+                    let outcome = match catch_panic(|| payload.dispatch(actor, ctx)) {
+                        Ok(handling) => Guarded::handler(&cell.queue, handling).await,
+                        Err(panic) => Err(Interrupt::Panicked(panic)),
+                    };
                     if let Err(interrupt) = outcome {
                         return failed(cell, ctx, message_type, interrupt);
                     }
@@ -248,15 +260,13 @@ async fn stop_children<A: Actor>(cell: &Cell<A>, mut kill: bool) {
             child.request_stop(signal::SHUTDOWN);
         }
         poll_fn(|cx| {
+            // Registered first, so that a kill raised from now on wakes this wait.
+            cell.queue.register_receiver(cx.waker());
             if !kill && cell.queue.peek_signals() & signal::KILL != 0 {
                 kill = true;
                 child.kill();
             }
-            let stopped = child.core().poll_stopped(cx);
-            if stopped.is_pending() {
-                cell.queue.register_receiver(cx.waker());
-            }
-            stopped
+            child.core().poll_stopped(cx)
         })
         .await;
         cell.core.children.lock().remove(&child.core().id);
@@ -276,6 +286,33 @@ async fn drain<A: Actor>(cell: &Cell<A>) {
         dropping_with(Failure::NotHandled, || drop(env));
     }
     cell.queue.release();
+}
+
+/// Ends an actor whose task died outside the guarded code (a panic in a `Drop`, say): the
+/// queued messages become dead letters with their asks answered, the children are killed, and
+/// the actor finishes once they have stopped, so a shutdown still waits for all of them.
+fn abandon<A: Actor>(cell: Arc<Cell<A>>, reason: StopReason) {
+    cell.core.set_lifecycle(Lifecycle::Stopping);
+    cell.queue.close();
+    let mut cx = TaskContext::from_waker(std::task::Waker::noop());
+    // Senders between claim and push finish within a few instructions: spin on them.
+    loop {
+        match cell.queue.poll_pop(&mut cx, false) {
+            Poll::Ready(Pop::Item(env)) => {
+                let kind = env.payload.message_type();
+                cell.core
+                    .dead_letter(kind, env.headers, DeadLetterReason::ActorStopped);
+                dropping_with(Failure::NotHandled, || drop(env));
+            }
+            Poll::Ready(_) => break,
+            Poll::Pending => std::thread::yield_now(),
+        }
+    }
+    let system = cell.core.system.clone();
+    system.shared().rt().spawn(async move {
+        Box::pin(stop_children(&cell, true)).await;
+        cell.core.finish(&reason);
+    });
 }
 
 pin_project! {
@@ -305,7 +342,7 @@ impl<A: Actor, F: Future<Output = ()>> Future for ActorTask<A, F> {
             Ok(poll) => poll,
             Err(panic) => {
                 tracing::error!(actor = %this.cell.core.id, %panic, "actor task panicked");
-                this.cell.abandon(StopReason::Panicked(panic));
+                abandon(this.cell.clone(), StopReason::Panicked(panic));
                 Poll::Ready(())
             }
         }

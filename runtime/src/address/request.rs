@@ -162,6 +162,10 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
     type Output = Result<(), TellError<M>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.msg.is_none() {
+            // Polled after completion: claim nothing.
+            return Poll::Pending;
+        }
         // Everything the envelope needs is ready before the slot is claimed: the receiver
         // may be waiting on that very slot.
         let headers = headers(self.id);
@@ -170,7 +174,6 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
             return Poll::Pending;
         };
         let Some(msg) = self.msg.take() else {
-            // Polled after completion.
             return Poll::Pending;
         };
         Poll::Ready(match reserved {

@@ -80,6 +80,12 @@ const MAX_RELEASE_BATCH: usize = 64;
 /// before it yields to the scheduler.
 const IN_FLIGHT_SPINS: u32 = 16;
 
+// Positions count messages for the life of a mailbox: 64 bits never wrap.
+const _: () = assert!(
+    usize::BITS >= 64,
+    "snowglobe's mailbox needs 64-bit positions (a 64-bit target)"
+);
+
 const EMPTY: u8 = 0;
 const READY: u8 = 1;
 const SKIPPED: u8 = 2;
@@ -663,11 +669,12 @@ impl<T> Queue<T> {
                 head.block = next;
                 head.position += 1; // past the marker
             }
+            // A skipped slot counts as taken too: its room goes back to the senders.
+            head.unreleased += 1;
+            if head.unreleased >= self.release_every {
+                self.release_head(head);
+            }
             if state == READY {
-                head.unreleased += 1;
-                if head.unreleased >= self.release_every {
-                    self.release_head(head);
-                }
                 return item;
             }
         }

@@ -23,7 +23,9 @@ pub use reply::ReplyTo;
 
 pub(crate) use current::{Current, replace as replace_current, set_trace};
 pub(crate) use envelope::Envelope;
-pub(crate) use reply::{Failure, ReplyReceiver, catch_panic, catch_task_panic, dropping_with};
+pub(crate) use reply::{
+    Failure, ReplyReceiver, answer_orphans, catch_panic, catch_task_panic, dropping_with,
+};
 
 /// A value an actor can receive.
 ///

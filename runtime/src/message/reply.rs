@@ -40,6 +40,10 @@ pub(crate) fn catch_task_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicMessa
     CATCHING.with(|c| c.set(c.get() + 1));
     let result = catch_panic(f);
     CATCHING.with(|c| c.set(c.get() - 1));
+    // Handler code that caught a panic itself may have left reply slots behind.
+    if ORPHANS.with(|o| !o.borrow().is_empty()) {
+        answer_orphans(&Failure::Dropped);
+    }
     result
 }
 
@@ -54,12 +58,17 @@ pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicMessage> {
         let message = PanicMessage::from_payload(&*payload);
         // A payload whose `Drop` panics must not take the actor task down.
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-        let orphans = ORPHANS.with(|o| std::mem::take(&mut *o.borrow_mut()));
-        for orphan in orphans {
-            orphan(Failure::Panicked(message.clone()));
-        }
+        answer_orphans(&Failure::Panicked(message.clone()));
         message
     })
+}
+
+/// Answers the reply slots a caught panic dropped, with `reason`.
+pub(crate) fn answer_orphans(reason: &Failure) {
+    let orphans = ORPHANS.with(|o| std::mem::take(&mut *o.borrow_mut()));
+    for orphan in orphans {
+        orphan(reason.clone());
+    }
 }
 
 /// Runs `f` (which drops reply slots) with `reason` as the answer those slots send.

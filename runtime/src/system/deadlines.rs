@@ -246,6 +246,15 @@ async fn drive(system: Weak<Shared>) {
     }
 }
 
+impl Drop for Deadlines {
+    fn drop(&mut self) {
+        // The system is gone: the driver, which holds it weakly, sees that when woken and ends.
+        if let Some(driver) = self.driver.get_mut().take() {
+            driver.wake();
+        }
+    }
+}
+
 impl std::fmt::Debug for Deadlines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deadlines")

@@ -261,3 +261,15 @@ fn stress_many_senders_bounded() {
 fn stress_many_senders_unbounded() {
     stress(4, 20_000, None, 7);
 }
+
+#[test]
+fn a_skipped_slot_gives_its_room_back() {
+    let q: Queue<u32> = Queue::new(NonZeroUsize::new(1));
+    send(&q, 1).unwrap();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(1))));
+    assert!(pop(&q).is_pending()); // parks; slot 0 released
+    drop(q.try_reserve().unwrap()); // a sender claims, then drops its slot unfilled
+    assert!(pop(&q).is_pending()); // the receiver steps over it
+    assert_eq!(q.len(), 0, "the skipped slot is not counted");
+    assert!(send(&q, 2).is_ok(), "its room came back");
+}
