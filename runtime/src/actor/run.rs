@@ -134,10 +134,14 @@ fn handle_messages<'a, A: Actor>(
             match step {
                 Step::Handle(payload) => {
                     let message_type = payload.message_type();
-                    // A hand-written `dispatch` may panic before it returns its future.
-                    let outcome = match catch_panic(|| payload.dispatch(actor, ctx)) {
-                        Ok(handling) => Guarded::handler(&cell.queue, handling).await,
-                        Err(panic) => Err(Interrupt::Panicked(panic)),
+                    // A hand-written `dispatch` may panic before it returns its future. (The
+                    // `let` ends before the await, so the future is not kept twice.)
+                    let outcome = 'dispatch: {
+                        let handling = match catch_panic(|| payload.dispatch(actor, ctx)) {
+                            Ok(handling) => handling,
+                            Err(panic) => break 'dispatch Err(Interrupt::Panicked(panic)),
+                        };
+                        Guarded::handler(&cell.queue, handling).await
                     };
                     if let Err(interrupt) = outcome {
                         return failed(cell, ctx, message_type, interrupt);
@@ -346,5 +350,34 @@ impl<A: Actor, F: Future<Output = ()>> Future for ActorTask<A, F> {
                 Poll::Ready(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DynMessage, System};
+
+    struct Tiny;
+    impl Actor for Tiny {
+        type Msg = DynMessage<Self>;
+    }
+
+    /// Every idle actor keeps this future in memory: it must stay small. (A temporary kept
+    /// across an await, or an argument stored twice, shows up here first.)
+    #[tokio::test]
+    async fn an_idle_actors_task_stays_small() {
+        let system = System::new();
+        let actor = system.spawn(Tiny).unwrap();
+        let cell = actor.cell().clone();
+        let task = ActorTask {
+            cell: cell.clone(),
+            trace: TraceContext::NONE,
+            fut: run(cell, Tiny, Context::new(actor.clone())),
+        };
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 384, "the actor task grew to {size} bytes");
+        drop(task);
+        system.shutdown().await;
     }
 }
