@@ -12,8 +12,7 @@ use super::guard::{Guarded, Interrupt};
 use super::{Actor, Cell, Context, StopReason};
 use crate::mailbox::{Pop, Ready};
 use crate::message::{
-    self, Current, Dispatch, Envelope, Failure, TraceContext, catch_panic, catch_task_panic,
-    dropping_with,
+    self, Dispatch, Envelope, Failure, TraceContext, catch_panic, catch_task_panic, dropping_with,
 };
 use crate::supervision::DeadLetterReason;
 
@@ -336,12 +335,23 @@ impl<A: Actor, F: Future<Output = ()>> Future for ActorTask<A, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
         let this = self.project();
-        let previous = message::replace_current(Current {
-            actor: Some(this.cell.core.id),
-            trace: *this.trace,
-        });
+        let previous = message::replace_actor(Some(this.cell.core.id));
+        // Most actors are never traced: then the trace cell is left alone.
+        let traced = this.trace.is_valid();
+        let outer_trace = if traced {
+            let outer = message::current_trace();
+            message::set_trace(*this.trace);
+            Some(outer)
+        } else {
+            None
+        };
         let polled = catch_task_panic(|| this.fut.poll(cx));
-        *this.trace = message::replace_current(previous).trace;
+        message::replace_actor(previous);
+        let trace = message::current_trace();
+        if traced || trace.is_valid() {
+            *this.trace = trace;
+            message::set_trace(outer_trace.unwrap_or(TraceContext::NONE));
+        }
         match polled {
             Ok(poll) => poll,
             Err(panic) => {

@@ -11,17 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::envelope::{MessageId, TraceContext};
 use crate::actor::ActorId;
 
-/// What a message sent from this thread right now inherits.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Current {
-    pub(crate) actor: Option<ActorId>,
-    pub(crate) trace: TraceContext,
-}
-
 thread_local! {
-    static CURRENT: Cell<Current> = const {
-        Cell::new(Current { actor: None, trace: TraceContext::NONE })
-    };
+    /// The actor whose task runs on this thread right now.
+    static ACTOR: Cell<Option<ActorId>> = const { Cell::new(None) };
+    /// The trace context messages sent from here inherit.
+    static TRACE: Cell<TraceContext> = const { Cell::new(TraceContext::NONE) };
     /// The next id to hand out and the end of this thread's block.
     static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
@@ -30,22 +24,28 @@ thread_local! {
 static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
 const BLOCK: u64 = 1 << 12;
 
-pub(crate) fn get() -> Current {
-    CURRENT.with(Cell::get)
+/// The actor running on this thread, if any.
+#[inline]
+pub(crate) fn actor() -> Option<ActorId> {
+    ACTOR.with(Cell::get)
 }
 
-/// Sets the current context and returns the previous one, to be restored with [`set`].
-pub(crate) fn replace(current: Current) -> Current {
-    CURRENT.with(|c| c.replace(current))
+/// Marks `actor` as running on this thread; returns what was marked before.
+#[inline]
+pub(crate) fn replace_actor(actor: Option<ActorId>) -> Option<ActorId> {
+    ACTOR.with(|a| a.replace(actor))
 }
 
-/// Sets only the trace context (the actor loop does this per message).
+/// The trace context messages sent from here inherit.
+#[inline]
+pub(crate) fn trace() -> TraceContext {
+    TRACE.with(Cell::get)
+}
+
+/// Sets the trace context messages sent from here inherit.
+#[inline]
 pub(crate) fn set_trace(trace: TraceContext) {
-    CURRENT.with(|c| {
-        let mut cur = c.get();
-        cur.trace = trace;
-        c.set(cur);
-    });
+    TRACE.with(|t| t.set(trace));
 }
 
 pub(crate) fn next_message_id() -> MessageId {

@@ -188,13 +188,13 @@ impl Headers {
     #[must_use]
     #[allow(clippy::new_without_default)] // a fresh id per call: `Default` would mislead
     pub fn new() -> Headers {
-        let current = super::current::get();
+        let trace = super::current::trace();
         Headers {
             id: super::current::next_message_id(),
-            sender_and_flags: pack(current.actor, current.trace.flags()),
+            sender_and_flags: pack(super::current::actor(), trace.flags()),
             deadline: NO_DEADLINE,
-            trace_id: current.trace.trace_id(),
-            span_id: current.trace.span_id(),
+            trace_id: trace.trace_id(),
+            span_id: trace.span_id(),
         }
     }
 

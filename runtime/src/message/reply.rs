@@ -1,6 +1,6 @@
 //! The reply slot of an ask.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -27,19 +27,16 @@ type Orphan = Box<dyn FnOnce(Failure) + Send>;
 thread_local! {
     /// Why the reply slots dropped on this thread right now are dropped unanswered.
     static DROP_REASON: RefCell<Option<Failure>> = const { RefCell::new(None) };
-    /// How many [`catch_panic`] calls are running on this thread.
-    static CATCHING: Cell<u32> = const { Cell::new(0) };
     /// Reply slots dropped by a panic unwinding towards a [`catch_panic`]: they are answered
     /// once the panic's message is known.
     static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs an actor task's poll with panics caught, and marks the thread as catching them so
-/// that nested [`catch_panic`] calls can answer the reply slots a panic drops.
+/// Runs an actor task's poll with panics caught. The actor task marks the thread as running
+/// an actor (`current_actor`), which is what tells a reply slot dropped by a panic to wait for
+/// the panic's message.
 pub(crate) fn catch_task_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicMessage> {
-    CATCHING.with(|c| c.set(c.get() + 1));
     let result = catch_panic(f);
-    CATCHING.with(|c| c.set(c.get() - 1));
     // Handler code that caught a panic itself may have left reply slots behind.
     if ORPHANS.with(|o| !o.borrow().is_empty()) {
         answer_orphans(&Failure::Dropped);
@@ -141,7 +138,7 @@ impl<R: Send + 'static> Drop for ReplyTo<R> {
 /// Answers an asker whose reply slot is dropped unanswered.
 #[cold]
 fn drop_unanswered<R: Send + 'static>(tx: oneshot::Sender<Result<R, Failure>>) {
-    if std::thread::panicking() && CATCHING.with(Cell::get) > 0 {
+    if std::thread::panicking() && super::current::actor().is_some() {
         ORPHANS.with(|o| {
             o.borrow_mut().push(Box::new(move |failure| {
                 let _ = tx.send(Err(failure));
