@@ -18,6 +18,17 @@ fn waker() -> (Arc<CountingWaker>, Waker) {
     (w.clone(), Waker::from(w))
 }
 
+/// A waker that unparks the current thread.
+fn thread_waker() -> Waker {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    Waker::from(Arc::new(Unpark(std::thread::current())))
+}
+
 fn send<T>(q: &Queue<T>, item: T) -> Result<(), Reject> {
     let slot = q.try_reserve()?;
     q.push(slot, item);
@@ -185,13 +196,7 @@ fn stress(senders: usize, per_sender: usize, capacity: Option<usize>, burst: usi
             let q = q.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                struct Unpark(std::thread::Thread);
-                impl Wake for Unpark {
-                    fn wake(self: Arc<Self>) {
-                        self.0.unpark();
-                    }
-                }
-                let w = Waker::from(Arc::new(Unpark(std::thread::current())));
+                let w = thread_waker();
                 let mut cx = Context::from_waker(&w);
                 barrier.wait();
                 for i in 0..per_sender {
@@ -212,13 +217,7 @@ fn stress(senders: usize, per_sender: usize, capacity: Option<usize>, burst: usi
             })
         })
         .collect();
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let w = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let w = thread_waker();
     let mut cx = Context::from_waker(&w);
     barrier.wait();
     let mut next = vec![0usize; senders];
