@@ -142,19 +142,20 @@
 
 pub use snowglobe_macros::{Actor, message, messages};
 pub use snowglobe_runtime::{
-    Accepts, Actor, ActorId, ActorRef, Ask, AskError, BoxError, BuildError, Context, DeadLetter,
-    DeadLetterReason, DeadLetters, Dispatch, DynMessage, Endpoint, Handled, Handler, Headers,
-    Instant, LookupError, Mailbox, Message, MessageId, PanicMessage, Recipient, RegisterError,
-    ReplyTo, Request, SpawnError, SpawnOptions, StopReason, System, SystemBuilder, Tell, TellError,
-    TimerHandle, TraceContext, WeakActorRef,
+    Accepts, Actor, ActorId, ActorRef, ActorState, Ask, AskError, Backoff, BoxError, BuildError,
+    ChildSpec, Context, DeadLetter, DeadLetterReason, DeadLetters, Dispatch, DynMessage, Endpoint,
+    Handled, Handler, Headers, Instant, LookupError, Mailbox, Message, MessageId, PanicDecision,
+    PanicMessage, Recipient, RegisterError, ReplyTo, Request, Restart, RootFailure, SpawnError,
+    SpawnOptions, StopReason, Strategy, Supervisor, System, SystemBuilder, Tell, TellError,
+    TimerHandle, TraceContext, Tree, TreeNode, WeakActorRef,
 };
 
 /// The names almost every program needs: `use snowglobe::prelude::*;` brings the `Actor`
 /// trait and its derive, `#[messages]`, the system, addresses and their errors.
 pub mod prelude {
     pub use crate::{
-        Actor, ActorRef, AskError, Context, Handler, Message, Recipient, SpawnOptions, StopReason,
-        System, TellError, messages,
+        Actor, ActorRef, AskError, ChildSpec, Context, Handler, Message, Recipient, Restart,
+        SpawnOptions, StopReason, System, TellError, messages,
     };
 }
 

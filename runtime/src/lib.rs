@@ -57,9 +57,12 @@ pub use mailbox::Mailbox;
 pub use message::{
     Accepts, Dispatch, DynMessage, Handler, Headers, Message, MessageId, ReplyTo, TraceContext,
 };
-pub use supervision::{DeadLetter, DeadLetterReason, DeadLetters};
+pub use supervision::{
+    ActorState, Backoff, ChildSpec, DeadLetter, DeadLetterReason, DeadLetters, PanicDecision,
+    Restart, Strategy, Supervisor, Tree, TreeNode,
+};
 pub use system::{
-    BuildError, Instant, LookupError, RegisterError, SpawnError, SpawnOptions, System,
+    BuildError, Instant, LookupError, RegisterError, RootFailure, SpawnError, SpawnOptions, System,
     SystemBuilder,
 };
 

@@ -27,6 +27,8 @@ const ACTOR_REF_METHODS: &[&str] = &[
     "mailbox_len",
     "name",
     "recipient",
+    "restarts",
+    "state",
     "stop",
     "stopped",
     "tell",

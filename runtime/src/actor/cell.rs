@@ -2,17 +2,19 @@
 //! the actor's state lives in its task.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
+use tokio::sync::oneshot;
 
-use super::{Actor, ActorId, StopReason};
+use super::group::Group;
+use super::{Actor, ActorId, PanicMessage, StopReason};
 use crate::mailbox::Queue;
 use crate::message::{Envelope, Headers};
-use crate::supervision::{DeadLetter, DeadLetterReason};
-use crate::system::System;
+use crate::supervision::{DeadLetter, DeadLetterReason, RestartLog, Supervisor};
+use crate::system::{Instant, System};
 
 /// Signals an actor's task receives through its mailbox.
 pub(crate) mod signal {
@@ -22,6 +24,16 @@ pub(crate) mod signal {
     pub(crate) const SHUTDOWN: u8 = 2;
     /// Stop now.
     pub(crate) const KILL: u8 = 4;
+    /// Stop gracefully, asked by the actor itself ([`Context::stop`](crate::Context::stop)):
+    /// a permanent child is restarted after it.
+    pub(crate) const SELF_STOP: u8 = 8;
+    /// A child failed beyond this actor's restart intensity: fail in turn.
+    pub(crate) const ESCALATE: u8 = 16;
+    /// Code of this actor outside a handler (a timer callback) panicked: fail.
+    pub(crate) const FAIL: u8 = 32;
+    /// A sibling failed and the supervisor restarts the group (one-for-all, rest-for-one):
+    /// end this instance after the current handler and wait for the group's turn.
+    pub(crate) const SUSPEND: u8 = 64;
 }
 
 /// Where an actor is in its life.
@@ -30,8 +42,9 @@ pub(crate) mod signal {
 pub(crate) enum Lifecycle {
     Starting = 0,
     Running = 1,
-    Stopping = 2,
-    Stopped = 3,
+    Restarting = 2,
+    Stopping = 3,
+    Stopped = 4,
 }
 
 /// An actor's mailbox and shared bookkeeping.
@@ -50,7 +63,30 @@ pub(crate) struct Core {
     pub(crate) parent: Option<Weak<dyn Node>>,
     pub(crate) children: Mutex<BTreeMap<ActorId, Arc<dyn Node>>>,
     lifecycle: AtomicU8,
+    /// Spawned from a `ChildSpec`: restartable, and a member of its supervisor's restart
+    /// group.
+    pub(crate) supervised: bool,
+    restarts: AtomicU32,
     end: Mutex<End>,
+    /// Supervision state, allocated the first time it is needed: most actors never need it.
+    extra: Mutex<Option<Box<Extra>>>,
+}
+
+/// What a cell keeps only once supervision touches it.
+#[derive(Default)]
+struct Extra {
+    /// The restarts this actor granted its children (as their supervisor).
+    restart_log: RestartLog,
+    /// The child whose failure this actor is to take on.
+    escalated: Option<(ActorId, StopReason)>,
+    /// A panic outside a handler (a timer callback) this actor is to fail with.
+    failure: Option<PanicMessage>,
+    /// As a supervisor: the restart group of its children.
+    group: Option<Arc<Group>>,
+    /// As a member of a restart group: told once this instance has retired.
+    suspend: Option<oneshot::Sender<()>>,
+    /// As a member of a restart group: told once the next instance's `on_start` returned.
+    started: Option<oneshot::Sender<()>>,
 }
 
 #[derive(Default)]
@@ -66,6 +102,8 @@ pub(crate) trait Node: Send + Sync + 'static {
     /// Asks the actor to stop gracefully; `bits` is [`signal::STOP`] or [`signal::SHUTDOWN`].
     fn request_stop(&self, bits: u8);
     fn kill(&self);
+    /// How this actor supervises its children.
+    fn supervisor(&self) -> Supervisor;
 }
 
 impl<A: Actor> Node for Cell<A> {
@@ -79,6 +117,10 @@ impl<A: Actor> Node for Cell<A> {
 
     fn kill(&self) {
         self.queue.signal(signal::KILL);
+    }
+
+    fn supervisor(&self) -> Supervisor {
+        A::SUPERVISOR
     }
 }
 
@@ -95,6 +137,7 @@ impl Core {
         name: Option<Arc<str>>,
         system: System,
         parent: Option<Weak<dyn Node>>,
+        supervised: bool,
     ) -> Core {
         let cell_name = OnceLock::new();
         if let Some(name) = name {
@@ -108,15 +151,101 @@ impl Core {
             parent,
             children: Mutex::new(BTreeMap::new()),
             lifecycle: AtomicU8::new(Lifecycle::Starting as u8),
+            supervised,
+            restarts: AtomicU32::new(0),
             end: Mutex::new(End::default()),
+            extra: Mutex::new(None),
         }
+    }
+
+    /// How many times this actor was restarted.
+    pub(crate) fn restarts(&self) -> u32 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_restart(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn with_extra<T>(&self, f: impl FnOnce(&mut Extra) -> T) -> T {
+        f(self.extra.lock().get_or_insert_with(Box::default))
+    }
+
+    /// As a supervisor: records a restart of a child at `now` if `supervisor`'s intensity
+    /// allows it.
+    pub(crate) fn permit_restart(&self, now: Instant, supervisor: &Supervisor) -> bool {
+        self.with_extra(|e| e.restart_log.permit(now, supervisor))
+    }
+
+    /// Hands this actor the failure of a child it could not restart; its task fails with it.
+    pub(crate) fn take_on(&self, child: ActorId, reason: StopReason) {
+        self.with_extra(|e| e.escalated = Some((child, reason)));
+    }
+
+    pub(crate) fn take_escalated(&self) -> Option<(ActorId, StopReason)> {
+        self.extra.lock().as_mut().and_then(|e| e.escalated.take())
+    }
+
+    /// Records a panic outside a handler; the task fails with it.
+    pub(crate) fn record_failure(&self, panic: PanicMessage) {
+        self.with_extra(|e| e.failure = Some(panic));
+    }
+
+    pub(crate) fn take_failure(&self) -> Option<PanicMessage> {
+        self.extra.lock().as_mut().and_then(|e| e.failure.take())
+    }
+
+    /// Forgets a failure or an escalation the last instance did not get to: the next
+    /// instance starts clean.
+    pub(crate) fn discard_stale(&self) {
+        if let Some(extra) = self.extra.lock().as_mut() {
+            extra.failure = None;
+            extra.escalated = None;
+        }
+    }
+
+    /// As a supervisor: the restart group of its children, made the first time it is needed.
+    pub(crate) fn group(&self) -> Arc<Group> {
+        self.with_extra(|e| e.group.get_or_insert_with(Arc::default).clone())
+    }
+
+    /// As a member of a restart group: asks this actor to retire its instance; `retired` is
+    /// told when it has (or dropped if the actor stops instead). Raise [`signal::SUSPEND`]
+    /// after.
+    pub(crate) fn ask_suspend(&self, retired: oneshot::Sender<()>) {
+        self.with_extra(|e| e.suspend = Some(retired));
+    }
+
+    pub(crate) fn suspend_requested(&self) -> bool {
+        self.extra
+            .lock()
+            .as_ref()
+            .is_some_and(|e| e.suspend.is_some())
+    }
+
+    /// A group restart waits for the next instance's `on_start`: `started` is told.
+    pub(crate) fn await_start(&self, started: oneshot::Sender<()>) {
+        self.with_extra(|e| e.started = Some(started));
+    }
+
+    /// The instance's `on_start` returned: tells the group restart waiting for it.
+    pub(crate) fn started(&self) {
+        let started = self.extra.lock().as_mut().and_then(|e| e.started.take());
+        if let Some(started) = started {
+            let _ = started.send(());
+        }
+    }
+
+    pub(crate) fn take_suspend(&self) -> Option<oneshot::Sender<()>> {
+        self.extra.lock().as_mut().and_then(|e| e.suspend.take())
     }
 
     pub(crate) fn lifecycle(&self) -> Lifecycle {
         match self.lifecycle.load(Ordering::Acquire) {
             0 => Lifecycle::Starting,
             1 => Lifecycle::Running,
-            2 => Lifecycle::Stopping,
+            2 => Lifecycle::Restarting,
+            3 => Lifecycle::Stopping,
             _ => Lifecycle::Stopped,
         }
     }
@@ -155,6 +284,11 @@ impl Core {
             end.reason = Some(reason.clone());
             std::mem::take(&mut end.waiters)
         };
+        // A restart group waiting for this actor to retire or to start goes on without it.
+        if let Some(extra) = self.extra.lock().as_mut() {
+            extra.suspend = None;
+            extra.started = None;
+        }
         if let Some(name) = self.name.get() {
             self.system.shared().registry.remove(name, self.id);
         }

@@ -5,9 +5,10 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::timer::{self, TimerHandle};
-use super::{Actor, ActorId, Node};
+use super::{Actor, ActorId, Node, signal};
 use crate::address::ActorRef;
 use crate::message::{Accepts, Headers, Message};
+use crate::supervision::ChildSpec;
 use crate::system::{Instant, SpawnError, SpawnOptions, System};
 
 /// The actor's view of itself and the system, passed to every handler and hook.
@@ -104,8 +105,13 @@ impl<A: Actor> Context<A> {
 
     /// Stops the actor gracefully once the current handler returns: messages already queued
     /// are handled, new ones are refused, then the children stop and `on_stop` runs.
+    ///
+    /// A child spawned with [`Restart::Permanent`](crate::Restart::Permanent) is restarted
+    /// when it stops itself: this instance ends once the current handler returns (its
+    /// children stop and `on_stop` runs), and the messages queued stay in the open mailbox
+    /// for the next instance, so no sender sees the address closed in between.
     pub fn stop(&self) {
-        self.myself.stop();
+        self.myself.cell().request_stop(signal::SELF_STOP);
     }
 
     /// Spawns a child of this actor with its type's default options.
@@ -132,7 +138,24 @@ impl<A: Actor> Context<A> {
         let cell = self.myself.cell();
         let weak: Weak<dyn Node> = Arc::downgrade(cell) as Weak<dyn Node>;
         self.system()
-            .spawn_inner(child, options, Some((&**cell as &dyn Node, weak)))
+            .spawn_inner(child, options, Some((&**cell as &dyn Node, weak)), None)
+    }
+
+    /// Spawns a supervised child: when it fails, this actor's supervisor
+    /// ([`Actor::SUPERVISOR`]) and the spec's restart policy decide whether a fresh instance
+    /// from the spec's factory takes over.
+    ///
+    /// # Errors
+    ///
+    /// See [`SpawnError`].
+    pub fn spawn_supervised<C: Actor>(
+        &mut self,
+        spec: ChildSpec<C>,
+    ) -> Result<ActorRef<C>, SpawnError> {
+        let cell = self.myself.cell();
+        let weak: Weak<dyn Node> = Arc::downgrade(cell) as Weak<dyn Node>;
+        self.system()
+            .spawn_spec(spec, Some((&**cell as &dyn Node, weak)))
     }
 
     /// Sends `msg` to this actor after `delay`.

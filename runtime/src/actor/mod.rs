@@ -2,8 +2,10 @@
 
 mod cell;
 mod context;
+mod group;
 mod guard;
 mod id;
+mod restart;
 mod run;
 mod stop;
 mod timer;
@@ -12,6 +14,7 @@ use std::future::Future;
 
 use crate::mailbox::Mailbox;
 use crate::message::Dispatch;
+use crate::supervision::{PanicDecision, Supervisor};
 
 pub use context::Context;
 pub use id::ActorId;
@@ -19,6 +22,8 @@ pub use stop::{PanicMessage, StopReason};
 pub use timer::TimerHandle;
 
 pub(crate) use cell::{Cell, Core, Lifecycle, Node, signal};
+pub(crate) use group::Group;
+pub(crate) use restart::Restarter;
 pub(crate) use run::start;
 
 /// The error type [`Actor::on_start`] may return.
@@ -79,6 +84,10 @@ pub trait Actor: Sized + Send + 'static {
     /// The mailbox this actor type gets unless a spawn says otherwise.
     const MAILBOX: Mailbox = Mailbox::Bounded(Mailbox::DEFAULT_CAPACITY);
 
+    /// How this actor supervises the children it spawns: the strategy and the restart
+    /// intensity. The default is one-for-one, at most one restart in five seconds.
+    const SUPERVISOR: Supervisor = Supervisor::DEFAULT;
+
     /// Runs once, before the first message.
     ///
     /// Returning an error stops the actor with
@@ -102,5 +111,17 @@ pub trait Actor: Sized + Send + 'static {
     ) -> impl Future<Output = ()> + Send {
         let _ = (ctx, reason);
         async {}
+    }
+
+    /// Decides what follows a panic in one of this actor's handlers (or timer callbacks).
+    ///
+    /// Called on the instance that panicked, after the message was recorded as a dead letter
+    /// and its ask answered. [`PanicDecision::Resume`] keeps this instance and goes on with
+    /// the next message; [`PanicDecision::Restart`] (the default) leaves it to the supervisor
+    /// and the restart policy; [`PanicDecision::Stop`] stops the actor for good. A panic in
+    /// here counts as `Restart`.
+    fn on_panic(&mut self, ctx: &mut Context<Self>, panic: &PanicMessage) -> PanicDecision {
+        let _ = (ctx, panic);
+        PanicDecision::Restart
     }
 }

@@ -5,6 +5,8 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
+use super::ActorId;
+
 /// The text of a caught panic.
 ///
 /// ```
@@ -79,9 +81,16 @@ pub enum StopReason {
     Killed,
     /// A handler or a lifecycle hook panicked with this message.
     Panicked(PanicMessage),
-    /// [`Actor::on_start`](crate::Actor::on_start) returned this error; the actor never handled
-    /// a message.
+    /// [`Actor::on_start`](crate::Actor::on_start) returned this error.
     StartFailed(Arc<dyn Error + Send + Sync>),
+    /// A child failed more often than this actor's restart intensity allows, and this actor
+    /// took its failure on (escalation).
+    Escalated {
+        /// The child that failed.
+        child: ActorId,
+        /// Why it failed.
+        reason: Arc<StopReason>,
+    },
 }
 
 impl StopReason {
@@ -89,7 +98,10 @@ impl StopReason {
     /// rather than on request.
     #[must_use]
     pub fn is_failure(&self) -> bool {
-        matches!(self, StopReason::Panicked(_) | StopReason::StartFailed(_))
+        matches!(
+            self,
+            StopReason::Panicked(_) | StopReason::StartFailed(_) | StopReason::Escalated { .. }
+        )
     }
 }
 
@@ -101,6 +113,9 @@ impl fmt::Display for StopReason {
             StopReason::Killed => f.write_str("killed"),
             StopReason::Panicked(p) => write!(f, "panicked: {p}"),
             StopReason::StartFailed(e) => write!(f, "failed to start: {e}"),
+            StopReason::Escalated { child, reason } => {
+                write!(f, "child {child} failed too often ({reason})")
+            }
         }
     }
 }

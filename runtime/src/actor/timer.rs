@@ -9,7 +9,7 @@ use crate::message::{Accepts, Headers, Message};
 use crate::supervision::DeadLetterReason;
 use crate::system::{System, TaskHandle};
 
-use super::{Actor, PanicMessage};
+use super::{Actor, Node, PanicMessage, signal};
 
 /// A timer started with [`Context::send_after`](crate::Context::send_after) or
 /// [`Context::send_interval`](crate::Context::send_interval).
@@ -78,25 +78,29 @@ where
     let task = system.shared().rt().spawn({
         let system = system.clone();
         async move {
-        let rt = system.shared().rt();
-        let mut next = first;
-        loop {
-            rt.sleep_until(next).await;
-            let msg = match catch_unwind(AssertUnwindSafe(&mut make)) {
-                Ok(msg) => msg,
-                Err(payload) => {
-                    let panic = PanicMessage::from_payload(&*payload);
-                    tracing::error!(actor = %target.id(), %panic, "interval timer callback panicked; the timer stops");
+            let rt = system.shared().rt();
+            let mut next = first;
+            loop {
+                rt.sleep_until(next).await;
+                let msg = match catch_unwind(AssertUnwindSafe(&mut make)) {
+                    Ok(msg) => msg,
+                    Err(payload) => {
+                        // Handled like a panic in a handler: the actor fails with it.
+                        let panic = PanicMessage::from_payload(&*payload);
+                        let core = &target.cell().core;
+                        core.record_failure(panic);
+                        target.cell().request_stop(signal::FAIL);
+                        return;
+                    }
+                };
+                if !deliver(&target, msg).await {
                     return;
                 }
-            };
-            if !deliver(&target, msg).await {
-                return;
+                // Ticks missed while the mailbox was full are skipped, not bunched up.
+                next = (next + period).max(rt.now());
             }
-            // Ticks missed while the mailbox was full are skipped, not bunched up.
-            next = (next + period).max(rt.now());
         }
-    }});
+    });
     TimerHandle { task }
 }
 

@@ -13,6 +13,7 @@ use super::request::{Request, Tell};
 use crate::actor::{Actor, ActorId, Cell, Lifecycle, Node, StopReason, signal};
 use crate::mailbox::{Reject, Slot};
 use crate::message::{Accepts, Envelope, Headers, Message, ReplyTo};
+use crate::supervision::ActorState;
 use crate::system::Shared;
 
 /// The address of a running actor of type `A`.
@@ -81,6 +82,18 @@ impl<A: Actor> ActorRef<A> {
     #[must_use]
     pub fn name(&self) -> Option<&str> {
         self.cell.core.name()
+    }
+
+    /// How many times the actor was restarted by its supervisor.
+    #[must_use]
+    pub fn restarts(&self) -> u32 {
+        self.cell.core.restarts()
+    }
+
+    /// Where the actor is in its life.
+    #[must_use]
+    pub fn state(&self) -> ActorState {
+        ActorState::of(self.cell.core.lifecycle())
     }
 
     /// Whether the actor has not stopped yet. A stopping actor is still alive, but accepts no

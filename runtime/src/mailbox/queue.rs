@@ -480,6 +480,12 @@ impl<T> Queue<T> {
         self.wakers.wake_senders();
     }
 
+    /// Accepts messages again after [`close`](Queue::close): a restarted actor takes new
+    /// messages where the stopped instance left off.
+    pub(crate) fn reopen(&self) {
+        self.tail.index.fetch_and(!CLOSED, SeqCst);
+    }
+
     /// Whether the queue has closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.tail.index.load(SeqCst) & CLOSED != 0

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::runtime::{Random, Rt};
 use super::{Config, Shared, System};
+use crate::supervision::Supervisor;
 
 /// Builds a [`System`].
 ///
@@ -29,6 +30,7 @@ pub struct SystemBuilder {
     shutdown_timeout: Duration,
     dead_letter_capacity: usize,
     seed: Option<u64>,
+    supervisor: Supervisor,
 }
 
 /// Why a system could not be built.
@@ -60,6 +62,7 @@ impl Default for SystemBuilder {
             shutdown_timeout: Duration::from_secs(10),
             dead_letter_capacity: 1024,
             seed: None,
+            supervisor: Supervisor::DEFAULT,
         }
     }
 }
@@ -101,6 +104,14 @@ impl SystemBuilder {
         self
     }
 
+    /// How the system supervises top-level actors spawned with
+    /// [`System::spawn_supervised`] (default: [`Supervisor::DEFAULT`], one-for-one, at most
+    /// one restart in five seconds).
+    pub fn supervisor(mut self, supervisor: Supervisor) -> Self {
+        self.supervisor = supervisor;
+        self
+    }
+
     /// Seeds the system's random numbers ([`System::random_u64`]), for reproducible runs.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
@@ -134,6 +145,7 @@ impl SystemBuilder {
         let config = Config {
             ask_timeout: self.ask_timeout,
             shutdown_timeout: self.shutdown_timeout,
+            supervisor: self.supervisor,
         };
         let rt = Rt::tokio(handle);
         let dead_letter_capacity = self.dead_letter_capacity;

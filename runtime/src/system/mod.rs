@@ -8,7 +8,7 @@ mod runtime;
 mod spawn;
 mod time;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::actor::{Actor, ActorId, Node, signal};
+use crate::actor::{Actor, ActorId, Group, Node, StopReason, signal};
 use crate::address::ActorRef;
-use crate::supervision::DeadLetters;
+use crate::supervision::{ChildSpec, DeadLetters, RestartLog, Supervisor, Tree};
 
 pub use builder::{BuildError, SystemBuilder};
 pub use registry::{LookupError, RegisterError};
@@ -94,6 +94,8 @@ pub(crate) struct Shared {
 pub(crate) struct Config {
     pub(crate) ask_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
+    /// How the system supervises top-level actors.
+    pub(crate) supervisor: Supervisor,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +108,30 @@ enum Phase {
 struct Root {
     actors: BTreeMap<ActorId, Arc<dyn Node>>,
     phase: Phase,
+    /// The restarts the system granted top-level actors.
+    restarts: RestartLog,
+    /// Top-level actors that failed beyond the system's restart intensity, latest last.
+    failures: VecDeque<RootFailure>,
+    /// The restart group of the supervised top-level actors (one-for-all, rest-for-one).
+    group: Option<Arc<Group>>,
 }
+
+/// A top-level actor that failed more often than the system's restart intensity allows, and
+/// stays stopped. From [`System::root_failures`].
+#[derive(Clone, Debug)]
+pub struct RootFailure {
+    /// The actor.
+    pub actor: ActorId,
+    /// Its name, if it had one.
+    pub name: Option<String>,
+    /// Its type.
+    pub type_name: &'static str,
+    /// Why it failed the last time.
+    pub reason: StopReason,
+}
+
+/// How many root failures the system remembers.
+const ROOT_FAILURES_KEPT: usize = 64;
 
 impl Shared {
     pub(crate) fn new(
@@ -127,6 +152,9 @@ impl Shared {
             root: Mutex::new(Root {
                 actors: BTreeMap::new(),
                 phase: Phase::Running,
+                restarts: RestartLog::default(),
+                failures: VecDeque::new(),
+                group: None,
             }),
             registry: Registry::default(),
             dead_letters: DeadLetters::new(dead_letter_capacity),
@@ -160,6 +188,55 @@ impl Shared {
 
     pub(crate) fn remove_root(&self, id: ActorId) {
         self.root.lock().actors.remove(&id);
+    }
+
+    /// The top-level actors, in spawn order.
+    pub(crate) fn root_actors(&self) -> Vec<Arc<dyn Node>> {
+        self.root.lock().actors.values().cloned().collect()
+    }
+
+    /// The restart group of the supervised top-level actors.
+    pub(crate) fn root_group(&self) -> Arc<Group> {
+        self.root
+            .lock()
+            .group
+            .get_or_insert_with(Arc::default)
+            .clone()
+    }
+
+    /// As the supervisor of top-level actors: records a restart if the intensity allows it
+    /// (and the system is not shutting down).
+    pub(crate) fn permit_root_restart(&self, now: Instant) -> bool {
+        let mut root = self.root.lock();
+        root.phase == Phase::Running && root.restarts.permit(now, &self.config.supervisor)
+    }
+
+    /// A top-level actor failed beyond the system's intensity: it stays stopped, the other
+    /// trees go on, and the failure is logged and kept for [`System::root_failures`].
+    pub(crate) fn report_root_failure(
+        &self,
+        actor: ActorId,
+        name: Option<&str>,
+        type_name: &'static str,
+        reason: &StopReason,
+    ) {
+        tracing::error!(
+            actor = %actor,
+            name,
+            kind = type_name,
+            %reason,
+            "top-level actor failed beyond the restart intensity; it stays stopped"
+        );
+        let mut root = self.root.lock();
+        if root.failures.len() == ROOT_FAILURES_KEPT {
+            root.failures.pop_front();
+        }
+        root.failures.push_back(RootFailure {
+            actor,
+            name: name.map(str::to_owned),
+            type_name,
+            reason: reason.clone(),
+        });
     }
 }
 
@@ -211,7 +288,7 @@ impl System {
     ///
     /// See [`SpawnError`]: a zero mailbox capacity, or a system that is shutting down.
     pub fn spawn<A: Actor>(&self, actor: A) -> Result<ActorRef<A>, SpawnError> {
-        self.spawn_inner(actor, SpawnOptions::new(), None)
+        self.spawn_inner(actor, SpawnOptions::new(), None, None)
     }
 
     /// Spawns a top-level actor with the given options (name, mailbox).
@@ -225,7 +302,7 @@ impl System {
         actor: A,
         options: SpawnOptions,
     ) -> Result<ActorRef<A>, SpawnError> {
-        self.spawn_inner(actor, options, None)
+        self.spawn_inner(actor, options, None, None)
     }
 
     /// The running actor registered as `name`, if it is an `A`.
@@ -351,6 +428,52 @@ impl System {
     #[must_use]
     pub fn dead_letters(&self) -> &DeadLetters {
         &self.shared.dead_letters
+    }
+
+    /// Spawns a supervised top-level actor: a failure restarts it with a fresh instance from
+    /// the spec's factory, as its restart policy and the system's supervisor
+    /// ([`SystemBuilder::supervisor`]) allow.
+    ///
+    /// # Errors
+    ///
+    /// See [`SpawnError`].
+    pub fn spawn_supervised<A: Actor>(
+        &self,
+        spec: ChildSpec<A>,
+    ) -> Result<ActorRef<A>, SpawnError> {
+        self.spawn_spec(spec, None)
+    }
+
+    /// A snapshot of the supervision tree: every actor with its state and restart count.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use snowglobe_runtime::{Actor, DynMessage, SpawnOptions, System};
+    /// # #[derive(Default)] struct Orders;
+    /// # impl Actor for Orders { type Msg = DynMessage<Self>; }
+    /// let system = System::new();
+    /// let orders = system.spawn_with(Orders, SpawnOptions::new().name("orders")).unwrap();
+    /// let tree = system.tree();
+    /// assert_eq!(tree.roots.len(), 1);
+    /// assert_eq!(tree.roots[0].id, orders.id());
+    /// println!("{tree}");
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn tree(&self) -> Tree {
+        let roots: Vec<_> = self.shared.root.lock().actors.values().cloned().collect();
+        Tree {
+            roots: roots.iter().map(|node| Tree::node(&**node)).collect(),
+        }
+    }
+
+    /// Top-level actors that failed more often than the system's restart intensity allows
+    /// (the latest 64), oldest first. Each also went to the error log.
+    #[must_use]
+    pub fn root_failures(&self) -> Vec<RootFailure> {
+        self.shared.root.lock().failures.iter().cloned().collect()
     }
 
     /// The number of top-level actors that have not stopped.

@@ -4,9 +4,10 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Weak};
 
 use super::System;
-use crate::actor::{self, Actor, Cell, Context, Core, Lifecycle, Node};
+use crate::actor::{self, Actor, Cell, Context, Core, Lifecycle, Node, Restarter};
 use crate::address::ActorRef;
 use crate::mailbox::{Mailbox, Queue};
+use crate::supervision::ChildSpec;
 
 /// Options for one spawn: a name, a mailbox other than the actor type's default.
 ///
@@ -100,11 +101,26 @@ fn capacity(mailbox: Mailbox) -> Result<Option<NonZeroUsize>, SpawnError> {
 }
 
 impl System {
+    /// Spawns a supervised actor from its spec: the first instance, and the restarter that
+    /// makes the next ones.
+    pub(crate) fn spawn_spec<A: Actor>(
+        &self,
+        spec: ChildSpec<A>,
+        parent: Option<(&dyn Node, Weak<dyn Node>)>,
+    ) -> Result<ActorRef<A>, SpawnError> {
+        let restarter = Restarter::new(&spec);
+        // The first instance is made here, in the caller: a factory that panics now panics
+        // like building the actor by hand would.
+        let first = (spec.factory)();
+        self.spawn_inner(first, spec.options, parent, Some(Box::new(restarter)))
+    }
+
     pub(crate) fn spawn_inner<A: Actor>(
         &self,
         actor: A,
         options: SpawnOptions,
         parent: Option<(&dyn Node, Weak<dyn Node>)>,
+        restarter: Option<Box<Restarter<A>>>,
     ) -> Result<ActorRef<A>, SpawnError> {
         let SpawnOptions { name, mailbox } = options;
         let capacity = capacity(mailbox.unwrap_or(A::MAILBOX))?;
@@ -120,6 +136,7 @@ impl System {
             name.clone(),
             self.clone(),
             parent_weak,
+            restarter.is_some(),
         );
         let cell = Arc::new(Cell::<A>::new(core, Queue::new(capacity)));
 
@@ -149,7 +166,7 @@ impl System {
 
         let addr = ActorRef::from_cell(cell.clone());
         tracing::trace!(actor = %id, name = name.as_deref(), kind = std::any::type_name::<A>(), "spawn");
-        actor::start(cell, actor, Context::new(addr.clone()));
+        actor::start(cell, actor, Context::new(addr.clone()), restarter);
         Ok(addr)
     }
 }
