@@ -140,7 +140,7 @@
 //! actor drains its mailbox in batches and is woken only when it was parked. The crate's
 //! `benches/` measure this against raw tokio and crossbeam channels.
 
-pub use snowglobe_macros::{Actor, message, messages};
+pub use snowglobe_macros::{Actor, handler, message, messages};
 pub use snowglobe_runtime::{
     Accepts, Actor, ActorId, ActorRef, ActorState, Ask, AskError, Backoff, BoxError, BuildError,
     ChildSpec, Context, DeadLetter, DeadLetterReason, DeadLetters, Dispatch, DynMessage, Endpoint,

@@ -1,5 +1,5 @@
 //! Procedural macros for [snowglobe](https://docs.rs/snowglobe): `#[derive(Actor)]`,
-//! `#[messages]` and its `#[message]` marker.
+//! `#[messages]` and its `#[message]` and `#[handler]` markers.
 //!
 //! Use them through the `snowglobe` facade (`use snowglobe::{Actor, messages};`). They are
 //! sugar: everything they generate can be written by hand against snowglobe's public traits,
@@ -41,7 +41,7 @@
 
 mod actor;
 mod diagnostics;
-mod message;
+mod marker;
 mod messages;
 
 use proc_macro::TokenStream;
@@ -126,7 +126,8 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 
 /// Turns the `#[message]` methods of an actor's impl block into messages: a struct per
 /// method, the actor's mailbox enum, and a client trait to call the methods through an
-/// `ActorRef`.
+/// `ActorRef`. Its [`#[handler]`](macro@handler) methods handle message types that exist
+/// already, defined elsewhere.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -191,7 +192,9 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 ///   `Accepts<M>` for each message;
 /// - `InventoryClient`, a trait implemented for `ActorRef<Inventory>` with one method per
 ///   message, taking the same arguments and returning a `Request` (await it to ask; or
-///   `.tell()`, `.try_tell()`, `.timeout(d)`).
+///   `.tell()`, `.try_tell()`, `.timeout(d)`);
+/// - per [`#[handler]`](macro@handler) method, `impl Handler<M> for Inventory` and a variant
+///   of the mailbox enum for its message type `M`, but no struct and no client method.
 ///
 /// The method's docs are copied to its struct and client method; every generated item is
 /// documented, so crates with `#![deny(missing_docs)]` compile.
@@ -306,11 +309,13 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// - `#[messages(vis = pub(crate))]`: the visibility of every generated item.
 /// - `#[message(name = StockLevel)]`: the name of the method's struct.
 /// - `#[message(derive(Clone, Debug))]`: derives for the method's struct.
+/// - `#[handler]` takes no options.
 ///
 /// # Visibility
 ///
 /// The structs (and their fields), the enum and the client trait name each other, so they
-/// share one visibility: by default the widest visibility among the `#[message]` methods
+/// share one visibility: by default the widest visibility among the `#[message]` (and
+/// `#[handler]`) methods
 /// (`pub` over `pub(crate)` over `pub(super)`, private when all are), or the one set with
 /// `vis = ...`.
 ///
@@ -334,16 +339,21 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// - is not generic, `unsafe` or `extern`, and is not named like a method `ActorRef` already
 ///   has (`stop`, `tell`, `id`, ...), which would hide its client method.
 ///
+/// The rules for `#[handler]` methods are in [its documentation](macro@handler).
+///
 /// The block is an inherent, non-generic impl of the actor type, and an actor has one
-/// `#[messages]` block (each block generates the actor's mailbox enum). The `#[message]` markers
-/// need no import: `#[messages]` removes them before name resolution (importing
-/// `snowglobe::message` only to use it inside `#[messages]` triggers `unused_imports`).
+/// `#[messages]` block (each block generates the actor's mailbox enum). The `#[message]` and
+/// `#[handler]` markers need no import: `#[messages]` removes them before name resolution
+/// (importing `snowglobe::message` only to use it inside `#[messages]` triggers
+/// `unused_imports`).
 #[proc_macro_attribute]
 pub fn messages(args: TokenStream, item: TokenStream) -> TokenStream {
     messages::messages(args.into(), item.into()).into()
 }
 
-/// Marks a method of a [`macro@messages`] block as a message handler. See there.
+/// Marks a method of a [`macro@messages`] block as a message: its arguments become the fields
+/// of a generated message struct. See there; for a message type that exists already, use
+/// [`macro@handler`].
 ///
 /// `#[messages]` removes these markers and reads their options (`name = ...`,
 /// `derive(...)`), so inside a block the marker needs no import. Anywhere else it expands to
@@ -365,5 +375,217 @@ pub fn messages(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn message(_args: TokenStream, item: TokenStream) -> TokenStream {
-    message::message(item.into()).into()
+    marker::misplaced("message", item.into()).into()
+}
+
+/// Marks a method of a [`macro@messages`] block as the handler of a message type that exists
+/// already: one defined elsewhere (by the runtime, by another module, shared by several
+/// actors), instead of a struct generated from the method's arguments as for
+/// [`#[message]`](macro@message).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use snowglobe::{Actor, ActorId, Context, Message, System, messages};
+///
+/// /// A price request, defined apart from the actors that answer it; replies in cents.
+/// pub struct PriceQuery {
+///     pub sku: u32,
+/// }
+///
+/// impl Message for PriceQuery {
+///     type Reply = u64;
+/// }
+///
+/// /// An actor went away; told, no reply.
+/// pub struct Gone(pub ActorId);
+///
+/// impl Message for Gone {
+///     type Reply = ();
+/// }
+///
+/// #[derive(Actor, Default)]
+/// pub struct Pricing {
+///     gone: Vec<ActorId>,
+/// }
+///
+/// #[messages]
+/// impl Pricing {
+///     /// How many actors went away.
+///     #[message]
+///     pub fn gone_count(&self) -> usize {
+///         self.gone.len()
+///     }
+///
+///     /// Notes an actor that went away.
+///     #[handler]
+///     pub fn on_gone(&mut self, msg: Gone, ctx: &mut Context<Self>) {
+///         let _ = ctx.id();
+///         self.gone.push(msg.0);
+///     }
+///
+///     /// Quotes a price.
+///     #[handler]
+///     pub async fn price(&self, query: PriceQuery) -> u64 {
+///         u64::from(query.sku) * 100
+///     }
+/// }
+///
+/// let system = System::new();
+/// let pricing = system.spawn(Pricing::default()).unwrap();
+/// assert_eq!(pricing.ask(PriceQuery { sku: 7 }).await.unwrap(), 700); // ask
+/// pricing.tell(Gone(pricing.id())).await.unwrap(); // tell
+/// let quotes = pricing.recipient::<PriceQuery>(); // for any actor that handles it
+/// assert_eq!(quotes.ask(PriceQuery { sku: 1 }).await.unwrap(), 100);
+/// assert_eq!(pricing.gone_count().await.unwrap(), 1); // a #[message]'s client method
+/// # system.shutdown().await;
+/// # }
+/// ```
+///
+/// # What is generated
+///
+/// For a `#[handler]` taking a message of type `M`: `impl Handler<M>` for the actor, calling
+/// the method, and a variant of the actor's mailbox enum (with its `Dispatch` arm and
+/// `Accepts<M>`), named after the last path segment of `M` (`Gone`, `PriceQuery`). No struct,
+/// no `Message` impl (`M` has one) and no client method: send `M` by value with
+/// `ActorRef::tell`, `try_tell` or `ask`, or through `actor_ref.recipient::<M>()`. A
+/// `#[messages]` block with only `#[handler]` methods generates no client trait.
+///
+/// For `on_gone` above, with the other methods left out, this is the code (written by hand,
+/// it compiles as it is):
+///
+/// ```
+/// # use snowglobe::{Actor, ActorId, Context, Message};
+/// # pub struct Gone(pub ActorId);
+/// # impl Message for Gone { type Reply = (); }
+/// # #[derive(Actor, Default)]
+/// # #[actor(msg = PricingMsg)]
+/// # pub struct Pricing { gone: Vec<ActorId> }
+/// # impl Pricing {
+/// #     pub fn on_gone(&mut self, msg: Gone, ctx: &mut Context<Self>) {
+/// #         let _ = ctx.id();
+/// #         self.gone.push(msg.0);
+/// #     }
+/// # }
+/// #[automatically_derived]
+/// impl ::snowglobe::Handler<Gone> for Pricing {
+///     // For a method that does not await, a `Ready` future: the mailbox takes the reply out
+///     // of it without polling. An `async` method gets `async fn handle`, which awaits it.
+///     #[allow(refining_impl_trait)]
+///     #[inline]
+///     fn handle(
+///         &mut self,
+///         msg: Gone,
+///         ctx: &mut ::snowglobe::Context<Self>, // `_` when the method does not take it
+///     ) -> ::core::future::Ready<<Gone as ::snowglobe::Message>::Reply> {
+///         let reply: <Gone as ::snowglobe::Message>::Reply = Self::on_gone(self, msg, ctx);
+///         ::core::future::ready(reply)
+///     }
+/// }
+///
+/// /// The mailbox item of `Pricing`, (...)
+/// pub enum PricingMsg {
+///     /// A `Gone` message, handled by `Pricing::on_gone`, and where its reply goes.
+///     Gone(Gone, ::snowglobe::ReplyTo<<Gone as ::snowglobe::Message>::Reply>),
+/// }
+///
+/// #[automatically_derived]
+/// impl ::snowglobe::Dispatch<Pricing> for PricingMsg {
+///     async fn dispatch(self, actor: &mut Pricing, ctx: &mut ::snowglobe::Context<Pricing>) {
+///         match self {
+///             PricingMsg::Gone(msg, reply) => reply.send(
+///                 <Pricing as ::snowglobe::Handler<Gone>>::handle(actor, msg, ctx).into_inner(),
+///             ),
+///         }
+///     }
+///
+///     fn message_type(&self) -> &'static str {
+///         match *self {
+///             // The type is defined elsewhere, so its own path, not the enum's module.
+///             PricingMsg::Gone(..) => ::core::any::type_name::<Gone>(),
+///         }
+///     }
+///
+///     #[inline]
+///     fn dispatch_sync(
+///         self,
+///         actor: &mut Pricing,
+///         ctx: &mut ::snowglobe::Context<Pricing>,
+///     ) -> ::core::option::Option<Self> {
+///         match self {
+///             PricingMsg::Gone(msg, reply) => {
+///                 reply.send(
+///                     <Pricing as ::snowglobe::Handler<Gone>>::handle(actor, msg, ctx)
+///                         .into_inner(),
+///                 );
+///                 ::core::option::Option::None
+///             }
+///         }
+///     }
+/// }
+///
+/// #[automatically_derived]
+/// impl ::snowglobe::Accepts<Gone> for PricingMsg {
+///     fn from_message(
+///         msg: Gone,
+///         reply: ::snowglobe::ReplyTo<<Gone as ::snowglobe::Message>::Reply>,
+///     ) -> Self {
+///         PricingMsg::Gone(msg, reply)
+///     }
+/// }
+///
+/// // (also `__private::Messages` and `Debug` for the enum, as for a `#[message]`)
+/// ```
+///
+/// Because the method is called in the handler only, a return type that is not
+/// `M::Reply` is one type error, at the method's return type: "expected `u64`, found `u32`",
+/// with "expected due to this" under the message parameter.
+///
+/// # Methods
+///
+/// A `#[handler]` method:
+///
+/// - takes `&mut self` or `&self`, may be `async` (with the same `Sync` caveat as for
+///   `#[message]`), and may take the actor's context, `ctx: &mut Context<Self>` (or
+///   `&Context<Self>`), anywhere among its parameters;
+/// - takes exactly one other parameter, the message, by value (any pattern:
+///   `Gone(id): Gone` works), whose type is a path naming a type that implements
+///   `snowglobe::Message`, with its generic arguments if it has some (`Event<u32>`); rustc
+///   checks the trait;
+/// - returns the message's `Message::Reply` (nothing when it is `()`);
+/// - is not generic, `unsafe` or `extern`.
+///
+/// An actor has one handler per message type. As the mailbox variant is named after the type's
+/// last path segment, two handled types with the same last segment (`a::Event` and
+/// `b::Event`, or `Event<u32>` and `Event<String>`), or a handled type and a `#[message]`
+/// struct of the same name, are a compile error. Handle one of them through a type alias,
+/// whose name the variant then takes (`type PriceEvent = Event<u64>;` and
+/// `msg: PriceEvent`), or rename the `#[message]` with `#[message(name = ...)]`.
+///
+/// `#[handler]` takes no options. Like `#[message]`, it needs no import inside a
+/// `#[messages]` block, and anywhere else it expands to the item unchanged plus a compile
+/// error:
+///
+/// ```compile_fail
+/// use snowglobe::{Message, handler};
+///
+/// struct Gone;
+/// impl Message for Gone {
+///     type Reply = ();
+/// }
+///
+/// struct Pricing {
+///     gone: u32,
+/// }
+///
+/// impl Pricing {
+///     #[handler] // error: #[handler] only works on a method of a #[messages] impl block
+///     fn on_gone(&mut self, _msg: Gone) {
+///         self.gone += 1;
+///     }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn handler(_args: TokenStream, item: TokenStream) -> TokenStream {
+    marker::misplaced("handler", item.into()).into()
 }

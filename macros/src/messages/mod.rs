@@ -1,5 +1,6 @@
 //! `#[messages]`: message structs, the mailbox enum and the client trait, from the
-//! `#[message]` methods of an actor's impl block.
+//! `#[message]` methods of an actor's impl block, and `Handler` impls for the message types
+//! its `#[handler]` methods take.
 //!
 //! `parse` finds the markers and reads the options, `validate` (with `signature` and `types`
 //! for each method) checks everything and builds the [`model`], `expand` writes the code.
@@ -18,9 +19,9 @@ use crate::diagnostics::Errors;
 
 /// The attribute's whole pipeline.
 ///
-/// Whatever goes wrong, the impl block is emitted again (with its `#[message]` markers
-/// removed), and so is the code for every method without a mistake: the user's other code
-/// keeps compiling and only the real mistakes are reported.
+/// Whatever goes wrong, the impl block is emitted again (with its `#[message]` and
+/// `#[handler]` markers removed), and so is the code for every method without a mistake: the
+/// user's other code keeps compiling and only the real mistakes are reported.
 pub(crate) fn messages(args: TokenStream, item: TokenStream) -> TokenStream {
     let errors = Errors::new();
     let options = parse::options(args, &errors);

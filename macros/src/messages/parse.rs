@@ -1,11 +1,15 @@
-//! Reading a `#[messages]` block: the block's options, and which methods carry `#[message]`
-//! with which options. Nothing here judges the methods themselves; `validate` does.
+//! Reading a `#[messages]` block: the block's options, and which methods carry `#[message]` or
+//! `#[handler]` with which options. Nothing here judges the methods themselves; `validate`
+//! does.
+
+use std::fmt;
 
 use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::parse::Parser;
-use syn::{Attribute, Ident, ImplItem, ItemImpl, Meta, Path, Visibility};
+use syn::{Attribute, Ident, ImplItem, ItemImpl, Meta, Path, Visibility, parse_quote};
 
-use crate::diagnostics::{Errors, duplicate_option, unknown_option};
+use crate::diagnostics::{Errors, duplicate_option, skip_value, unknown_option};
 
 /// `#[messages(vis = pub(crate))]`.
 #[derive(Default)]
@@ -34,48 +38,97 @@ pub(super) fn options(args: TokenStream, errors: &Errors) -> Options {
     options
 }
 
-/// One method marked `#[message]`, with the marker's options.
+/// The markers `#[messages]` reads on the methods of its block.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Marker {
+    /// `#[message]`: a message struct is generated from the method's arguments.
+    Message,
+    /// `#[handler]`: the method handles a message type that exists already.
+    Handler,
+}
+
+impl fmt::Display for Marker {
+    /// `#[message]` or `#[handler]`, as diagnostics spell the marker.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Marker::Message => "#[message]",
+            Marker::Handler => "#[handler]",
+        })
+    }
+}
+
+/// One method marked `#[message]` or `#[handler]`, with the marker's options.
 pub(super) struct Marked {
     /// Where the method sits in the block's items.
     pub(super) index: usize,
+    pub(super) marker: Marker,
     /// `#[message(name = Other)]`.
     pub(super) name: Option<Ident>,
     /// `#[message(derive(Clone, Debug))]`.
     pub(super) derives: Vec<Path>,
 }
 
-/// Removes every `#[message]` marker from the block and returns the methods that had one.
+/// Removes every `#[message]` and `#[handler]` marker from the block and returns the methods
+/// that had one. Each of these methods gets `#[allow(clippy::needless_pass_by_value)]`
+/// instead.
 ///
 /// The markers must go whatever else is wrong: left in place, each would expand the `message`
-/// attribute macro, whose only job is to report a marker outside a `#[messages]` block.
+/// or `handler` attribute macro, whose only job is to report a marker outside a `#[messages]`
+/// block.
 pub(super) fn take_markers(block: &mut ItemImpl, errors: &Errors) -> Vec<Marked> {
     let mut marked = Vec::new();
     for (index, item) in block.items.iter_mut().enumerate() {
         let Some(attrs) = attrs_mut(item) else {
             continue;
         };
-        let (markers, others): (Vec<Attribute>, Vec<Attribute>) =
-            std::mem::take(attrs).into_iter().partition(is_marker);
+        let (markers, others): (Vec<Attribute>, Vec<Attribute>) = std::mem::take(attrs)
+            .into_iter()
+            .partition(|attr| marker_of(attr).is_some());
         *attrs = others;
         let Some((first, repeated)) = markers.split_first() else {
             continue;
         };
-        if !matches!(item, ImplItem::Fn(_)) {
+        let Some(marker) = marker_of(first) else {
+            unreachable!("invariant: the partition above keeps only markers");
+        };
+        let ImplItem::Fn(method) = item else {
             errors.at(
                 first,
-                "#[message] goes on methods; this item is not a method",
+                format!("{marker} goes on methods; this item is not a method"),
             );
             continue;
-        }
+        };
         for extra in repeated {
-            errors.at(
-                extra,
-                "this method is already marked #[message]; keep one marker",
-            );
+            if marker_of(extra) == Some(marker) {
+                errors.at(
+                    extra,
+                    format!("this method is already marked {marker}; keep one marker"),
+                );
+            } else {
+                errors.at(
+                    extra,
+                    "a method is marked either #[message] (its arguments become a new message \
+                     struct) or #[handler] (it takes a message type that exists already), not \
+                     both; keep one marker",
+                );
+            }
         }
-        let (name, derives) = marker_options(first, errors);
+        // The message's data is taken by value because the macro requires it (a message owns
+        // its data); clippy's `needless_pass_by_value` would suggest a reference the macro
+        // then rejects.
+        method
+            .attrs
+            .push(parse_quote!(#[allow(clippy::needless_pass_by_value)]));
+        let (name, derives) = match marker {
+            Marker::Message => marker_options(first, errors),
+            Marker::Handler => {
+                no_options(first, errors);
+                (None, Vec::new())
+            }
+        };
         marked.push(Marked {
             index,
+            marker,
             name,
             derives,
         });
@@ -94,14 +147,51 @@ fn attrs_mut(item: &mut ImplItem) -> Option<&mut Vec<Attribute>> {
     }
 }
 
-/// `#[message]`, `#[snowglobe::message]` or `#[::snowglobe::message]`.
-fn is_marker(attr: &Attribute) -> bool {
+/// Which marker `attr` is: `#[message]`, `#[snowglobe::message]` or `#[::snowglobe::message]`,
+/// and the same for `handler`.
+fn marker_of(attr: &Attribute) -> Option<Marker> {
     let path = attr.path();
     let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-    match names.as_slice() {
-        [only] => path.leading_colon.is_none() && only == "message",
-        [krate, last] => krate == "snowglobe" && last == "message",
-        _ => false,
+    let last = match names.as_slice() {
+        [only] if path.leading_colon.is_none() => only,
+        [krate, last] if krate == "snowglobe" => last,
+        _ => return None,
+    };
+    match last.as_str() {
+        "message" => Some(Marker::Message),
+        "handler" => Some(Marker::Handler),
+        _ => None,
+    }
+}
+
+/// `#[handler]` has no options: the handled type is the method's parameter, and names the
+/// mailbox variant.
+fn no_options(attr: &Attribute, errors: &Errors) {
+    match &attr.meta {
+        Meta::Path(_) => {}
+        Meta::NameValue(meta) => errors.at(
+            meta.eq_token,
+            "#[handler] takes no options: the message type is the method's parameter, so write \
+             plain `#[handler]`",
+        ),
+        Meta::List(_) => {
+            let parsed = attr.parse_nested_meta(|meta| {
+                let name = meta.path.to_token_stream().to_string().replace(' ', "");
+                errors.at(
+                    &meta.path,
+                    format!(
+                        "unknown option `{name}` in #[handler(...)]; #[handler] takes no \
+                         options: the message type is the method's parameter, and its last \
+                         path segment names the mailbox variant (for another variant name, \
+                         handle a type alias of the type)"
+                    ),
+                );
+                skip_value(&meta)
+            });
+            if let Err(error) = parsed {
+                errors.push(error);
+            }
+        }
     }
 }
 

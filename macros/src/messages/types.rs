@@ -2,8 +2,9 @@
 
 use proc_macro2::{Group, TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::{GenericArgument, PathArguments, Type};
+use syn::{GenericArgument, Ident, PathArguments, Type};
 
+use super::parse::Marker;
 use crate::diagnostics::Errors;
 
 /// Whether `ty` is the actor's context: `&mut Context<..>` or `&Context<..>`, by any path
@@ -30,11 +31,62 @@ fn ungroup(ty: &Type) -> &Type {
     }
 }
 
+/// The mailbox variant of a `#[handler]`'s message type: the type's last path segment
+/// (`Terminated` for `snowglobe::Terminated`, `Event` for `Event<u32>`). `None`, reported,
+/// when the parameter cannot be a message: a borrow, `impl Trait`, or not a named type.
+pub(super) fn handled(ty: &Type, errors: &Errors) -> Option<Ident> {
+    match ungroup(ty) {
+        Type::Reference(reference) => {
+            errors.at(
+                reference,
+                "a #[handler] takes its message by value (`msg: Ping`), not by reference \
+                 (`msg: &Ping`): the mailbox moves each message into its handler, so there is \
+                 nothing to borrow it from",
+            );
+            None
+        }
+        Type::ImplTrait(impl_trait) => {
+            errors.at(
+                impl_trait,
+                "the message of a #[handler] cannot be `impl Trait`: the actor implements \
+                 `Handler` for one concrete message type; name it (`msg: Ping`), or write one \
+                 #[handler] per message type",
+            );
+            None
+        }
+        Type::Path(path)
+            if path.qself.is_none()
+                && path.path.segments.last().is_some_and(|last| {
+                    last.ident != "Self"
+                        && !matches!(last.arguments, PathArguments::Parenthesized(_))
+                }) =>
+        {
+            let reported = errors.count();
+            check_owned(ty, Place::Handled, errors);
+            let last = path.path.segments.last()?;
+            (errors.count() == reported).then(|| last.ident.clone())
+        }
+        other => {
+            errors.at(
+                other,
+                "the message of a #[handler] is a named type that implements \
+                 `snowglobe::Message`, like `msg: Ping` or `msg: events::Ping`: its last path \
+                 segment names the actor's mailbox variant",
+            );
+            None
+        }
+    }
+}
+
 /// Where a type appears, for the wording of its errors.
 #[derive(Clone, Copy)]
 pub(super) enum Place {
+    /// A `#[message]` argument: a field of the generated struct.
     Argument,
-    Reply,
+    /// The return type of a `#[message]` or `#[handler]` method.
+    Reply(Marker),
+    /// The message type of a `#[handler]`.
+    Handled,
 }
 
 /// Reports the parts of `ty` a message cannot hold: borrows (the message outlives the call
@@ -63,9 +115,17 @@ pub(super) fn check_owned(ty: &Type, place: Place, errors: &Errors) {
                      message struct, which needs one concrete type; take a concrete type or a \
                      `Box<dyn Trait>`"
                 }
-                Place::Reply => {
+                Place::Reply(Marker::Message) => {
                     "a #[message] method cannot return `impl Trait`: the reply type is named in \
                      `Message::Reply`; return a concrete type or a `Box<dyn Trait>`"
+                }
+                Place::Reply(Marker::Handler) => {
+                    "a #[handler] method cannot return `impl Trait`: it returns the handled \
+                     message's `Message::Reply`, which is a concrete type; return that type"
+                }
+                Place::Handled => {
+                    "the message type of a #[handler] cannot contain `impl Trait`: the actor \
+                     implements `Handler` for one concrete message type; name the types"
                 }
             },
         ),
@@ -109,9 +169,14 @@ fn borrowed(place: Place) -> &'static str {
              message is handled later, on the actor's task; take an owned type instead \
              (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)"
         }
-        Place::Reply => {
+        Place::Reply(_) => {
             "a reply must own its data: it is sent to the asker's task, so it cannot borrow \
              from the actor; return an owned value (clone it, or share it in an `Arc`)"
+        }
+        Place::Handled => {
+            "a message must own its data: this type borrows, but the message waits in the \
+             actor's mailbox and is handled later, on the actor's task; use an owned type \
+             (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)"
         }
     }
 }

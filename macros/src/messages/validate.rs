@@ -1,15 +1,16 @@
-//! Checking a `#[messages]` block and its `#[message]` methods, and building the [`Model`]
-//! the expansion is written from.
+//! Checking a `#[messages]` block and its `#[message]` and `#[handler]` methods, and building
+//! the [`Model`] the expansion is written from.
 
 use std::collections::HashMap;
+use std::fmt;
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident};
 use syn::ext::IdentExt;
 use syn::{Ident, ImplItem, ItemImpl, Type, Visibility};
 
-use super::model::{Actor, Model};
-use super::parse::{Marked, Options};
+use super::model::{Actor, Message, Model};
+use super::parse::{Marked, Marker, Options};
 use super::signature;
 use crate::diagnostics::Errors;
 
@@ -38,6 +39,10 @@ const ACTOR_REF_METHODS: &[&str] = &[
 /// Checks the block and every marked method. Returns `None` when nothing can be generated
 /// (the actor type is unusable or the block is generic); otherwise the model holds the
 /// messages without mistakes, which may be none.
+///
+/// A `#[message]` method's struct name is checked before its signature (a clash is reported
+/// even when the signature has mistakes too); a `#[handler]`'s variant comes from its
+/// signature, so it is checked after.
 pub(super) fn model(
     block: &ItemImpl,
     marked: Vec<Marked>,
@@ -48,8 +53,9 @@ pub(super) fn model(
     if marked.is_empty() {
         errors.at_span(
             Span::call_site(),
-            "this #[messages] block has no #[message] methods: mark each method that handles a \
-             message with #[message]",
+            "this #[messages] block has no #[message] or #[handler] methods: mark each method \
+             that handles a message with #[message], or with #[handler] when it takes a message \
+             type that exists already",
         );
     }
     let vis = match options.vis {
@@ -57,28 +63,45 @@ pub(super) fn model(
         None => widest(block, &marked, errors),
     };
     let actor = actor?;
+    let client = marked.is_empty() || marked.iter().any(|m| m.marker == Marker::Message);
 
-    // What each generated name belongs to, to say so when a message wants it too.
-    let mut taken: HashMap<String, String> = HashMap::from([
-        (actor.name.to_string(), "the actor's name".to_owned()),
-        (
-            actor.mailbox.to_string(),
-            "the name of the mailbox enum".to_owned(),
-        ),
-        (
-            actor.client.to_string(),
-            "the name of the client trait".to_owned(),
-        ),
+    // What each name the messages want belongs to, to say so when another one wants it too.
+    // The generated structs share the module's namespace with the actor, the enum and the
+    // trait (`items`); the mailbox variants are the structs' names and the handled types'
+    // last segments (`variants`).
+    let mut items: HashMap<String, Owner> = HashMap::from([
+        (actor.name.to_string(), Owner::Actor),
+        (actor.mailbox.to_string(), Owner::Mailbox),
+        (actor.client.to_string(), Owner::Client),
     ]);
+    let mut variants: HashMap<String, Owner> = HashMap::new();
     let mut messages = Vec::new();
     for marked in marked {
         let ImplItem::Fn(method) = &block.items[marked.index] else {
             unreachable!("invariant: `parse::take_markers` only returns methods");
         };
+        let method_name = method.sig.ident.unraw().to_string();
+        if marked.marker == Marker::Handler {
+            let Some(message) = signature::handler(method, &actor.ty, errors) else {
+                continue;
+            };
+            if variant_taken(&message, &variants, errors) {
+                continue;
+            }
+            variants.insert(
+                message.name.to_string(),
+                Owner::Handled {
+                    method: method_name,
+                    ty: spelled_type(&message.ty),
+                },
+            );
+            messages.push(message);
+            continue;
+        }
+
         let Some(name) = struct_name(&method.sig.ident, marked.name.clone(), errors) else {
             continue;
         };
-        let method_name = method.sig.ident.unraw().to_string();
         if ACTOR_REF_METHODS.contains(&method_name.as_str()) {
             errors.at(
                 &method.sig.ident,
@@ -89,7 +112,8 @@ pub(super) fn model(
             );
             continue;
         }
-        if let Some(owner) = taken.get(&name.to_string()) {
+        let key = name.to_string();
+        if let Some(owner) = items.get(&key).or_else(|| variants.get(&key)) {
             errors.at(
                 &name,
                 format!(
@@ -99,10 +123,8 @@ pub(super) fn model(
             );
             continue;
         }
-        taken.insert(
-            name.to_string(),
-            format!("the message struct of `{method_name}`"),
-        );
+        items.insert(key.clone(), Owner::Struct(method_name.clone()));
+        variants.insert(key, Owner::Struct(method_name));
         if let Some(message) = signature::message(method, marked, name, &actor.ty, errors) {
             messages.push(message);
         }
@@ -111,7 +133,79 @@ pub(super) fn model(
         actor,
         vis,
         messages,
+        client,
     })
+}
+
+/// What a name is already used for.
+enum Owner {
+    Actor,
+    Mailbox,
+    Client,
+    /// The struct (and variant) of a `#[message]` method.
+    Struct(String),
+    /// The variant of a `#[handler]` method's message type, as it is spelled.
+    Handled {
+        method: String,
+        ty: String,
+    },
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Actor => f.write_str("the actor's name"),
+            Owner::Mailbox => f.write_str("the name of the mailbox enum"),
+            Owner::Client => f.write_str("the name of the client trait"),
+            Owner::Struct(method) => write!(f, "the message struct of `{method}`"),
+            Owner::Handled { method, ty } => {
+                write!(f, "the mailbox variant of `{ty}`, which `{method}` handles")
+            }
+        }
+    }
+}
+
+/// Reports a `#[handler]` whose mailbox variant another message has already; `true` if so.
+///
+/// Only variants can clash: a handled type is no new item, so it may share its name with the
+/// actor, the enum or the trait.
+fn variant_taken(message: &Message, variants: &HashMap<String, Owner>, errors: &Errors) -> bool {
+    let (name, ty) = (&message.name, spelled_type(&message.ty));
+    let text = match variants.get(&name.to_string()) {
+        None => return false,
+        Some(Owner::Handled { method, ty: other }) if *other == ty => format!(
+            "`{ty}` is already handled by `{method}`: an actor has one handler per message \
+             type; keep one of the two methods"
+        ),
+        Some(Owner::Handled { method, ty: other }) => format!(
+            "`{ty}` and `{other}` (which `{method}` handles) would both be the mailbox variant \
+             `{name}`: a variant is named after the type's last path segment. If they are the \
+             same type, keep one handler; if not, handle this one through a type alias with \
+             another name (`type Other{name} = {ty};`)"
+        ),
+        Some(Owner::Struct(method)) => format!(
+            "`{name}` is already the message struct of `{method}`, and so its mailbox variant; \
+             rename that message with #[message(name = ...)], or handle this type through a \
+             type alias with another name (`type Other{name} = {ty};`)"
+        ),
+        Some(Owner::Actor | Owner::Mailbox | Owner::Client) => {
+            unreachable!("invariant: `variants` holds only messages")
+        }
+    };
+    errors.at(&message.ty, text);
+    true
+}
+
+/// A type as a user writes it (`events::Event<u32>`), for diagnostics and for comparing two
+/// handled types.
+fn spelled_type(ty: &TokenStream) -> String {
+    ty.to_string()
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
 }
 
 /// Checks the block itself; returns the actor unless nothing can be generated for it.
@@ -208,7 +302,8 @@ fn struct_name(method: &Ident, chosen: Option<Ident>, errors: &Errors) -> Option
     }
 }
 
-/// The default visibility of the generated items: the widest among the `#[message]` methods.
+/// The default visibility of the generated items: the widest among the `#[message]` and
+/// `#[handler]` methods.
 ///
 /// The structs, the mailbox enum and the client trait all mention each other, so they share
 /// one visibility; taking the widest method's keeps every message reachable wherever its

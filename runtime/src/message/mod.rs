@@ -162,7 +162,7 @@ pub trait Dispatch<A: Actor>: Send + Sized + 'static {
 #[diagnostic::on_unimplemented(
     message = "the mailbox `{Self}` does not accept messages of type `{M}`",
     label = "`{M}` is not one of this actor's messages",
-    note = "give the actor a `#[message]` method for it, or implement `Accepts<{M}>` for its mailbox type"
+    note = "give the actor a `#[message]` method for it (a `#[handler]` method for a message type defined elsewhere), or implement `Accepts<{M}>` for its mailbox type"
 )]
 pub trait Accepts<M: Message>: Sized {
     /// Wraps `msg` and its reply slot into a mailbox item.

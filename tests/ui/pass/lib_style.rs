@@ -139,6 +139,75 @@ pub mod shop {
         pub value: T,
     }
 
+    /// Events defined apart from the actors that handle them.
+    pub mod events {
+        /// Something happened to `T`.
+        pub struct Event<T>(pub T);
+
+        impl<T: Send + 'static> snowglobe::Message for Event<T> {
+            type Reply = usize;
+        }
+
+        /// A price request; replies in cents.
+        pub struct PriceQuery;
+
+        impl snowglobe::Message for PriceQuery {
+            type Reply = u64;
+        }
+
+        /// A message no build of this crate handles.
+        pub struct Never;
+
+        impl snowglobe::Message for Never {
+            type Reply = ();
+        }
+    }
+
+    /// The second event type gets its own mailbox variant through an alias.
+    pub type NamedEvent = events::Event<String>;
+
+    /// An actor with `#[handler]` methods for types defined elsewhere, and one `#[message]`.
+    #[derive(Actor, Default)]
+    pub struct Ledger {
+        counts: Vec<u32>,
+        names: Vec<String>,
+    }
+
+    #[messages]
+    impl Ledger {
+        /// Counts an event.
+        #[handler]
+        pub fn count(&mut self, events::Event(n): events::Event<u32>) -> usize {
+            self.counts.push(n);
+            self.counts.len()
+        }
+
+        /// Records a named event.
+        #[snowglobe::handler]
+        pub async fn name(&mut self, event: NamedEvent, ctx: &Context<Self>) -> usize {
+            let _ = ctx.id();
+            self.names.push(event.0);
+            self.names.len()
+        }
+
+        /// Quotes a price.
+        #[handler]
+        pub fn price(&self, _query: events::PriceQuery) -> u64 {
+            100
+        }
+
+        /// Compiled out: no variant or handler exists for it.
+        #[cfg(any())]
+        #[handler]
+        pub fn never(&self, _never: events::Never) {}
+
+        /// The events so far.
+        #[message]
+        pub fn total(&self) -> usize {
+            self.counts.len() + self.names.len()
+        }
+    }
+
     /// An actor with its own `impl Actor` (for `on_start`) and generated messages.
     #[derive(Default)]
     pub struct Session {
@@ -173,8 +242,9 @@ pub mod shop {
 }
 
 use shop::{
-    Cache, CacheClient, Counter, CounterClient, Inventory, InventoryClient, InventoryMsg,
-    OutOfStock, Plain, Restock, Session, SessionClient, StockLevel,
+    Cache, CacheClient, Counter, CounterClient, Inventory, InventoryClient, InventoryMsg, Ledger,
+    LedgerClient, LedgerMsg, OutOfStock, Plain, Restock, Session, SessionClient, StockLevel,
+    events,
 };
 use snowglobe::System;
 
@@ -212,6 +282,16 @@ async fn main() {
 
     let plain = system.spawn(Plain { value: 1_u8 }).unwrap();
     assert_eq!(plain.mailbox_capacity(), Some(8));
+
+    let ledger = system.spawn(Ledger::default()).unwrap();
+    assert_eq!(ledger.ask(events::Event(7_u32)).await.unwrap(), 1);
+    assert_eq!(
+        ledger.ask(events::Event(String::from("x"))).await.unwrap(),
+        1
+    );
+    assert_eq!(ledger.ask(events::PriceQuery).await.unwrap(), 100);
+    assert_eq!(ledger.total().await.unwrap(), 2);
+    let _: Option<LedgerMsg> = None;
 
     let session = system.spawn(Session::default()).unwrap();
     assert!(session.started().await.unwrap());

@@ -25,7 +25,8 @@ pub(super) fn client(model: &Model) -> TokenStream {
 
     let mut declarations = Vec::new();
     let mut definitions = Vec::new();
-    for message in &model.messages {
+    // A `#[handler]`'s message is sent by value (`tell`, `ask`): it has no client method.
+    for message in model.messages.iter().filter(|m| !m.is_handled()) {
         let cfgs = &message.cfgs;
         let method = &message.method;
         let name = &message.name;

@@ -1,17 +1,18 @@
 //! The mailbox enum: one variant per message, routed to its handler by `Dispatch`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::LitStr;
 use syn::spanned::Spanned;
 
-use super::message::{destructure_and_call, takes_context};
+use super::message::destructure_and_call;
 use super::{docs, local};
-use crate::messages::model::Model;
+use crate::messages::model::{Kind, Model};
 
 /// ```text
 /// pub enum InventoryMsg {
 ///     Reserve(Reserve, ::snowglobe::ReplyTo<<Reserve as ::snowglobe::Message>::Reply>),
+///     Terminated(snowglobe::Terminated, ::snowglobe::ReplyTo<..>), // a `#[handler]`'s
 /// }
 /// impl ::snowglobe::Dispatch<Inventory> for InventoryMsg { .. match, handle, reply .. }
 /// impl ::snowglobe::Accepts<Reserve> for InventoryMsg { .. }
@@ -40,27 +41,59 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
     let mut sync_uses_ctx = false;
     for message in &model.messages {
         let name = &message.name;
+        let ty = &message.ty;
         let cfgs = &message.cfgs;
-        let reply_type = quote!(::snowglobe::ReplyTo<<#name as ::snowglobe::Message>::Reply>);
-        let variant_docs = docs::variant(message);
+        // For a handled type, what names it is spanned at the method's parameter: rustc's
+        // errors about the type (it does not implement `Message`) point there.
+        let (first, last) = match message.kind {
+            Kind::Handled { message, .. } => (message.first, message.last),
+            Kind::Generated { .. } => (Span::call_site(), Span::call_site()),
+        };
+        let reply_type = quote_spanned! {first=>
+            ::snowglobe::ReplyTo<<#ty as ::snowglobe::Message>
+        };
+        let reply_type = quote_spanned!(last=> #reply_type::Reply>);
+        let handler = quote_spanned!(first=> <#actor as ::snowglobe::Handler<#ty>>);
+        let handler = quote_spanned!(last=> #handler::handle);
+        let variant_docs = docs::variant(model, message);
         variants.push(quote! {
             #(#cfgs)*
             #variant_docs
-            #name(#name, #reply_type)
+            #name(#ty, #reply_type)
         });
         if message.is_async {
             dispatch_arms.push(quote! {
                 #(#cfgs)*
                 #mailbox::#name(#msg, #reply) => #reply.send(
-                    <#actor as ::snowglobe::Handler<#name>>::handle(#actor_ref, #msg, #ctx).await
+                    #handler(#actor_ref, #msg, #ctx).await
                 ),
+            });
+        } else if message.is_handled() {
+            // The handler of a `#[handler]` that does not await returns a `Ready`: its reply
+            // is taken out without polling, and the method is called in the handler only.
+            let handled = quote! {
+                #reply.send(
+                    #handler(#actor_ref, #msg, #ctx).into_inner(),
+                )
+            };
+            sync_uses_ctx = true;
+            dispatch_arms.push(quote! {
+                #(#cfgs)*
+                #mailbox::#name(#msg, #reply) => #handled,
+            });
+            sync_arms.push(quote! {
+                #(#cfgs)*
+                #mailbox::#name(#msg, #reply) => {
+                    #handled;
+                    ::core::option::Option::None
+                }
             });
         } else {
             // Methods that do not await are handled right away, without a future
             // (`dispatch_sync`); `dispatch` calls them directly too, so that no handler
             // future of theirs takes room in the actor's task.
             let (pattern, call) = destructure_and_call(message, &quote!(#actor_ref), &ctx);
-            sync_uses_ctx |= takes_context(message);
+            sync_uses_ctx |= message.takes_context();
             dispatch_arms.push(quote! {
                 #(#cfgs)*
                 #mailbox::#name(#msg, #reply) => {
@@ -77,21 +110,29 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
                 }
             });
         }
-        let path_suffix = LitStr::new(&format!("::{name}"), name.span());
+        // A generated struct is defined beside the enum; a handled type may be anywhere.
+        let type_name = if message.is_handled() {
+            quote!(::core::any::type_name::<#ty>())
+        } else {
+            let path_suffix = LitStr::new(&format!("::{name}"), name.span());
+            quote!(::core::concat!(::core::module_path!(), #path_suffix))
+        };
         type_arms.push(quote! {
             #(#cfgs)*
-            #mailbox::#name(..) => ::core::concat!(::core::module_path!(), #path_suffix),
+            #mailbox::#name(..) => #type_name,
         });
         let debug = LitStr::new(&format!("{mailbox}::{name}(..)"), name.span());
         debug_arms.push(quote! {
             #(#cfgs)*
             #mailbox::#name(..) => #f.write_str(#debug),
         });
+        let accepts_trait = quote_spanned!(first=> ::snowglobe::Accepts<#ty);
+        let accepts_trait = quote_spanned!(last=> #accepts_trait>);
         accepts.push(quote! {
             #(#cfgs)*
             #[automatically_derived]
-            impl ::snowglobe::Accepts<#name> for #mailbox {
-                fn from_message(#msg: #name, #reply: #reply_type) -> Self {
+            impl #accepts_trait for #mailbox {
+                fn from_message(#msg: #ty, #reply: #reply_type) -> Self {
                     #mailbox::#name(#msg, #reply)
                 }
             }
@@ -108,11 +149,12 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
         }
     };
     let (actor_param, f_param) = (named(&actor_ref), named(&f));
-    // `dispatch` uses the context for handlers that await, and for methods that take it.
+    // `dispatch` uses the context for handlers that await, for methods that take it, and for
+    // the `Handler` impls of `#[handler]`s.
     let dispatch_uses_ctx = model
         .messages
         .iter()
-        .any(|m| m.is_async || takes_context(m));
+        .any(|m| m.is_async || m.takes_context() || m.is_handled());
     let ctx_param = if dispatch_uses_ctx {
         quote!(#ctx)
     } else {

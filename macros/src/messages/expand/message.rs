@@ -1,10 +1,11 @@
 //! Per `#[message]` method: the message struct, its `Message` impl, the actor's `Handler`.
+//! Per `#[handler]` method: the actor's `Handler` for the message type that exists.
 
-use proc_macro2::{Ident, TokenStream};
-use quote::{ToTokens, quote};
+use proc_macro2::{Delimiter, Group, Ident, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
 
 use super::{docs, local};
-use crate::messages::model::{Field, Message, Model, Param};
+use crate::messages::model::{Field, Kind, Message, Model, Param, SpanRange};
 
 /// ```text
 /// /// (the method's docs)
@@ -27,7 +28,9 @@ pub(super) fn message(model: &Model, message: &Message) -> TokenStream {
     let name = &message.name;
     let cfgs = &message.cfgs;
     let struct_docs = docs::message_struct(model, message);
-    let derives = &message.derives;
+    let Kind::Generated { derives } = &message.kind else {
+        unreachable!("invariant: a `#[handler]` has no struct to generate");
+    };
     let derive = (!derives.is_empty()).then(|| quote!(#[derive(#(#derives),*)]));
     let reply = message.reply.clone().unwrap_or_else(|| quote!(()));
 
@@ -45,7 +48,7 @@ pub(super) fn message(model: &Model, message: &Message) -> TokenStream {
 
     let msg = local("msg");
     let ctx = local("ctx");
-    let ctx_param = if takes_context(message) {
+    let ctx_param = if message.takes_context() {
         quote!(#ctx)
     } else {
         quote!(_)
@@ -85,9 +88,88 @@ pub(super) fn message(model: &Model, message: &Message) -> TokenStream {
     }
 }
 
-/// Whether the method takes the actor's context.
-pub(super) fn takes_context(message: &Message) -> bool {
-    message.params.iter().any(|p| matches!(p, Param::Context))
+/// ```text
+/// impl ::snowglobe::Handler<Ping> for Pinger {
+///     #[allow(refining_impl_trait)]
+///     fn handle(&mut self, msg: Ping, ctx: &mut ::snowglobe::Context<Self>)
+///         -> ::core::future::Ready<<Ping as ::snowglobe::Message>::Reply>
+///     {
+///         let reply: <Ping as ::snowglobe::Message>::Reply = Self::on_ping(self, msg, ctx);
+///         ::core::future::ready(reply)
+///     }
+/// }
+/// ```
+///
+/// For an `async` method, `async fn handle(..) -> <Ping as ::snowglobe::Message>::Reply` with
+/// `Self::on_ping(self, msg, ctx).await` inside.
+///
+/// A method that does not await gets a handler whose future is named, `Ready`: the mailbox's
+/// `Dispatch` takes the reply out of it with `into_inner`, without polling. So the method is
+/// called in one place only, and a return type that is not the message's reply is one type
+/// error. It points at the method's return type (`output`) and, as where the expected type
+/// comes from, at its message parameter (`message`). The call is a path call, not a method
+/// call: for a method call returning `()`, rustc would add that the method "modifies its
+/// receiver in-place", which is beside the point.
+pub(super) fn handler(
+    model: &Model,
+    message: &Message,
+    output: SpanRange,
+    message_span: SpanRange,
+) -> TokenStream {
+    let actor = &model.actor.ty;
+    let ty = &message.ty;
+    let cfgs = &message.cfgs;
+    let (msg, ctx) = (local("msg"), local("ctx"));
+    let ctx_param = if message.takes_context() {
+        quote!(#ctx)
+    } else {
+        quote!(_)
+    };
+    // rustc spans an expression from its first token to its last; the method's name is
+    // respanned too, or the span would stretch from the name to the return type.
+    let mut method = message.method.clone();
+    method.set_span(output.first);
+    let args = args(message, &ctx);
+    let mut parens = Group::new(Delimiter::Parenthesis, quote!(self #(, #args)*));
+    parens.set_span(output.last);
+    let call = quote_spanned!(output.first=> Self::#method #parens);
+    let reply_type = quote_spanned!(message_span.first=> <#ty as ::snowglobe::Message>);
+    let reply_type = quote_spanned!(message_span.last=> #reply_type::Reply);
+    let reply = local("reply");
+    let handle = if message.is_async {
+        let call = quote_spanned!(output.last=> #call.await);
+        quote! {
+            async fn handle(
+                &mut self,
+                #msg: #ty,
+                #ctx_param: &mut ::snowglobe::Context<Self>,
+            ) -> #reply_type {
+                #call
+            }
+        }
+    } else {
+        quote! {
+            #[allow(refining_impl_trait)]
+            #[inline]
+            fn handle(
+                &mut self,
+                #msg: #ty,
+                #ctx_param: &mut ::snowglobe::Context<Self>,
+            ) -> ::core::future::Ready<#reply_type> {
+                let #reply: #reply_type = #call;
+                ::core::future::ready(#reply)
+            }
+        }
+    };
+    let handler_trait = quote_spanned!(message_span.first=> ::snowglobe::Handler<#ty);
+    let handler_trait = quote_spanned!(message_span.last=> #handler_trait>);
+    quote! {
+        #(#cfgs)*
+        #[automatically_derived]
+        impl #handler_trait for #actor {
+            #handle
+        }
+    }
 }
 
 /// The pattern that takes the message struct apart into the method's arguments, and the call
@@ -112,12 +194,23 @@ pub(super) fn destructure_and_call(
         });
         quote!(#name { #(#bindings),* })
     };
-    let args = message.params.iter().map(|param| match param {
-        Param::Field(field) => local_of(field).into_token_stream(),
-        Param::Context => quote!(#ctx),
-    });
+    let args = args(message, ctx);
     let method = &message.method;
     (pattern, quote!(#receiver.#method(#(#args),*)))
+}
+
+/// The arguments the handler calls the method with, in the method's order: the locals of the
+/// message's fields, the context, or a `#[handler]`'s message as it is.
+fn args(message: &Message, ctx: &Ident) -> Vec<TokenStream> {
+    message
+        .params
+        .iter()
+        .map(|param| match param {
+            Param::Field(field) => local_of(field).into_token_stream(),
+            Param::Context => quote!(#ctx),
+            Param::Message => local("msg").into_token_stream(),
+        })
+        .collect()
 }
 
 /// The handler's local variable for a field: the field's own name when it is the argument's

@@ -1,8 +1,9 @@
 //! Writing the code a checked `#[messages]` block stands for.
 //!
-//! One file per generated part: `message` (a struct, its `Message` and `Handler` impls, per
-//! method), `mailbox` (the enum and its `Dispatch` / `Accepts` impls), `client` (the extension
-//! trait on `ActorRef`), `docs` (the doc comments they all carry).
+//! One file per generated part: `message` (per `#[message]` method a struct with its `Message`
+//! and `Handler` impls, per `#[handler]` method a `Handler` impl), `mailbox` (the enum and its
+//! `Dispatch` / `Accepts` impls), `client` (the extension trait on `ActorRef`), `docs` (the doc
+//! comments they all carry).
 
 mod client;
 mod docs;
@@ -13,16 +14,16 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::Ident;
 
-use super::model::Model;
+use super::model::{Kind, Model};
 
 /// Everything generated besides the impl block itself.
 pub(super) fn expand(model: &Model) -> TokenStream {
-    let messages = model
-        .messages
-        .iter()
-        .map(|msg| message::message(model, msg));
+    let messages = model.messages.iter().map(|msg| match msg.kind {
+        Kind::Generated { .. } => message::message(model, msg),
+        Kind::Handled { output, message } => message::handler(model, msg, output, message),
+    });
     let mailbox = mailbox::mailbox(model);
-    let client = client::client(model);
+    let client = model.client.then(|| client::client(model));
     quote! {
         #(#messages)*
         #mailbox
