@@ -143,11 +143,12 @@
 pub use snowglobe_macros::{Actor, handler, message, messages};
 pub use snowglobe_runtime::{
     Accepts, Actor, ActorId, ActorRef, ActorState, Ask, AskError, Backoff, BoxError, BuildError,
-    ChildSpec, Context, DeadLetter, DeadLetterReason, DeadLetters, Dispatch, DynMessage, Endpoint,
-    Handled, Handler, Headers, Instant, LookupError, Mailbox, Message, MessageId, PanicDecision,
-    PanicMessage, Recipient, RegisterError, ReplyTo, Request, Restart, RootFailure, SpawnError,
-    SpawnOptions, StopReason, Strategy, Supervisor, System, SystemBuilder, Tell, TellError,
-    TimerHandle, TraceContext, Tree, TreeNode, WeakActorRef,
+    Bulkhead, BulkheadError, ChildSpec, Context, DeadLetter, DeadLetterReason, DeadLetters,
+    Dispatch, DynMessage, Endpoint, Handled, Handler, Headers, Instant, LinkError, LookupError,
+    Mailbox, Message, MessageId, PanicDecision, PanicMessage, Recipient, RegisterError, ReplyTo,
+    Request, Restart, RootFailure, SpawnError, SpawnOptions, StopReason, Strategy, Supervisor,
+    System, SystemBuilder, Tell, TellError, Terminated, TimerHandle, TraceContext, Tree, TreeNode,
+    WeakActorRef,
 };
 
 /// The names almost every program needs: `use snowglobe::prelude::*;` brings the `Actor`

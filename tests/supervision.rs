@@ -101,6 +101,13 @@ impl Worker {
     async fn hold(&mut self, gate: oneshot::Receiver<()>) {
         let _ = gate.await;
     }
+
+    /// Like `hold`, and says when it has begun.
+    #[message]
+    async fn pause(&mut self, begun: oneshot::Sender<()>, gate: oneshot::Receiver<()>) {
+        let _ = begun.send(());
+        let _ = gate.await;
+    }
 }
 
 fn lenient() -> Supervisor {
@@ -560,5 +567,158 @@ async fn messages_sent_during_the_backoff_wait_for_the_new_instance() {
     let start = system.now();
     assert_eq!(worker.seen().await.unwrap(), vec![5]);
     assert!(system.now() - start >= Duration::from_millis(1900));
+    system.shutdown().await;
+}
+
+// --- the dead-letter office --------------------------------------------------------------
+
+/// A worker spawned without a spec: it stops at its first panic.
+fn plain_worker() -> Worker {
+    Worker {
+        generation: 1,
+        seen: Vec::new(),
+        on_panic: PanicDecision::Restart,
+        started: None,
+    }
+}
+
+/// Subscribes to dead letters; panics on those it is told to, to show it cannot feed itself.
+#[derive(Default)]
+struct Office {
+    letters: Vec<snowglobe::DeadLetter>,
+    panic_on_letters: bool,
+    seen: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+}
+
+impl Actor for Office {
+    type Msg = snowglobe::DynMessage<Self>;
+}
+
+impl snowglobe::Handler<snowglobe::DeadLetter> for Office {
+    async fn handle(&mut self, letter: snowglobe::DeadLetter, _: &mut Context<Self>) {
+        if let Some(seen) = &self.seen {
+            let _ = seen.send(letter.reason().to_string());
+        }
+        assert!(!self.panic_on_letters, "the office cannot read");
+        self.letters.push(letter);
+    }
+}
+
+struct Letters;
+impl snowglobe::Message for Letters {
+    type Reply = Vec<(snowglobe::ActorId, String)>;
+}
+impl snowglobe::Handler<Letters> for Office {
+    async fn handle(
+        &mut self,
+        _: Letters,
+        _: &mut Context<Self>,
+    ) -> Vec<(snowglobe::ActorId, String)> {
+        self.letters
+            .iter()
+            .map(|l| (l.recipient(), l.reason().to_string()))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn dead_letter_subscribers_get_every_letter_with_its_reason() {
+    let system = system();
+    let office = system.spawn(Office::default()).unwrap();
+    system.dead_letters().subscribe(office.recipient());
+    system.dead_letters().subscribe(office.recipient()); // once is enough
+
+    let worker = system.spawn(plain_worker()).unwrap();
+    let _ = worker.crash("bad input".into()).await;
+    // A kill leaves the queued messages unhandled.
+    let temporary = system
+        .spawn_supervised(Worker::spec(&Generations::default()).restart(Restart::Temporary))
+        .unwrap();
+    let (_open, gate) = oneshot::channel();
+    let (begun, has_begun) = oneshot::channel();
+    temporary.pause(begun, gate).tell().await.unwrap();
+    temporary.work(1).tell().await.unwrap();
+    has_begun.await.unwrap();
+    temporary.kill();
+    temporary.stopped().await;
+
+    let letters = office.ask(Letters).await.unwrap();
+    assert_eq!(
+        letters,
+        [
+            (worker.id(), "handler panicked: bad input".to_owned()),
+            (temporary.id(), "handler interrupted by a kill".to_owned()),
+            (
+                temporary.id(),
+                "actor stopped before handling it".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(system.dead_letters().count(), 3);
+    assert_eq!(system.dead_letters().missed(), 0);
+
+    system.dead_letters().unsubscribe(office.id());
+    let _ = worker.crash("again".into()).await;
+    assert_eq!(office.ask(Letters).await.unwrap().len(), 3, "unsubscribed");
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_subscriber_that_fails_on_a_letter_does_not_feed_itself() {
+    let system = system();
+    let (seen, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    let office = system
+        .spawn_supervised(
+            ChildSpec::new(move || Office {
+                panic_on_letters: true,
+                seen: Some(seen.clone()),
+                ..Office::default()
+            })
+            .backoff(Backoff::NONE),
+        )
+        .unwrap();
+    system.dead_letters().subscribe(office.recipient());
+    let worker = system.spawn(plain_worker()).unwrap();
+    let _ = worker.crash("first".into()).await;
+    assert_eq!(seen_rx.recv().await.unwrap(), "handler panicked: first");
+    // The office's own failure is a dead letter too, recorded but not sent back to it.
+    office.ask(Letters).await.unwrap();
+    assert_eq!(office.restarts(), 1);
+    assert_eq!(system.dead_letters().count(), 2);
+    assert!(seen_rx.try_recv().is_err(), "nothing more was sent");
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_subscriber_misses_letters_and_it_is_counted() {
+    let system = system();
+    let office = system
+        .spawn_with(
+            Office::default(),
+            snowglobe::SpawnOptions::new().mailbox(snowglobe::Mailbox::bounded(1)),
+        )
+        .unwrap();
+    // Held busy on a gate, with its one mailbox slot taken.
+    let (open, gate) = oneshot::channel::<()>();
+    struct Hold(oneshot::Receiver<()>);
+    impl snowglobe::Message for Hold {
+        type Reply = ();
+    }
+    impl snowglobe::Handler<Hold> for Office {
+        async fn handle(&mut self, Hold(gate): Hold, _: &mut Context<Self>) {
+            let _ = gate.await;
+        }
+    }
+    office.tell(Hold(gate)).await.unwrap();
+    office.tell(Letters).await.unwrap();
+    system.dead_letters().subscribe(office.recipient());
+
+    let worker = system.spawn(plain_worker()).unwrap();
+    let _ = worker.crash("unseen".into()).await;
+    assert_eq!(system.dead_letters().missed(), 1);
+    assert_eq!(system.dead_letters().count(), 1, "still recorded");
+    assert_eq!(system.dead_letters().recent().len(), 1);
+    open.send(()).unwrap();
+    assert!(office.ask(Letters).await.unwrap().is_empty());
     system.shutdown().await;
 }

@@ -13,8 +13,10 @@ use super::group::Group;
 use super::{Actor, ActorId, PanicMessage, StopReason};
 use crate::mailbox::Queue;
 use crate::message::{Envelope, Headers};
-use crate::supervision::{DeadLetter, DeadLetterReason, RestartLog, Supervisor};
-use crate::system::{Instant, System};
+use crate::supervision::{
+    DeadLetter, DeadLetterReason, LinkError, RestartLog, Supervisor, Terminated,
+};
+use crate::system::{Bulkhead, Instant, System};
 
 /// Signals an actor's task receives through its mailbox.
 pub(crate) mod signal {
@@ -27,8 +29,9 @@ pub(crate) mod signal {
     /// Stop gracefully, asked by the actor itself ([`Context::stop`](crate::Context::stop)):
     /// a permanent child is restarted after it.
     pub(crate) const SELF_STOP: u8 = 8;
-    /// A child failed beyond this actor's restart intensity: fail in turn.
-    pub(crate) const ESCALATE: u8 = 16;
+    /// Fail with the reason imposed on this actor: a child failed beyond this actor's restart
+    /// intensity (escalation), or a linked actor failed.
+    pub(crate) const IMPOSED: u8 = 16;
     /// Code of this actor outside a handler (a timer callback) panicked: fail.
     pub(crate) const FAIL: u8 = 32;
     /// A sibling failed and the supervisor restarts the group (one-for-all, rest-for-one):
@@ -67,6 +70,8 @@ pub(crate) struct Core {
     /// group.
     pub(crate) supervised: bool,
     restarts: AtomicU32,
+    /// The bulkhead the actor runs in (its children start there too), if any.
+    pub(crate) bulkhead: Option<Bulkhead>,
     end: Mutex<End>,
     /// Supervision state, allocated the first time it is needed: most actors never need it.
     extra: Mutex<Option<Box<Extra>>>,
@@ -77,8 +82,8 @@ pub(crate) struct Core {
 struct Extra {
     /// The restarts this actor granted its children (as their supervisor).
     restart_log: RestartLog,
-    /// The child whose failure this actor is to take on.
-    escalated: Option<(ActorId, StopReason)>,
+    /// The failure imposed on this actor: a child's escalation, a linked actor's failure.
+    imposed: Option<StopReason>,
     /// A panic outside a handler (a timer callback) this actor is to fail with.
     failure: Option<PanicMessage>,
     /// As a supervisor: the restart group of its children.
@@ -87,7 +92,16 @@ struct Extra {
     suspend: Option<oneshot::Sender<()>>,
     /// As a member of a restart group: told once the next instance's `on_start` returned.
     started: Option<oneshot::Sender<()>>,
+    /// The actors watching this one, each with how to tell it.
+    watchers: Vec<(ActorId, Deliver)>,
+    /// The actors this one watches, so that its watches go when it does.
+    watching: Vec<(ActorId, Weak<dyn Node>)>,
+    /// The actors linked to this instance.
+    links: Vec<(ActorId, Weak<dyn Node>)>,
 }
+
+/// Delivers [`Terminated`] to one watcher.
+pub(crate) type Deliver = Box<dyn FnOnce(&System, Terminated) + Send>;
 
 #[derive(Default)]
 struct End {
@@ -138,6 +152,7 @@ impl Core {
         system: System,
         parent: Option<Weak<dyn Node>>,
         supervised: bool,
+        bulkhead: Option<Bulkhead>,
     ) -> Core {
         let cell_name = OnceLock::new();
         if let Some(name) = name {
@@ -152,6 +167,7 @@ impl Core {
             children: Mutex::new(BTreeMap::new()),
             lifecycle: AtomicU8::new(Lifecycle::Starting as u8),
             supervised,
+            bulkhead,
             restarts: AtomicU32::new(0),
             end: Mutex::new(End::default()),
             extra: Mutex::new(None),
@@ -177,13 +193,16 @@ impl Core {
         self.with_extra(|e| e.restart_log.permit(now, supervisor))
     }
 
-    /// Hands this actor the failure of a child it could not restart; its task fails with it.
-    pub(crate) fn take_on(&self, child: ActorId, reason: StopReason) {
-        self.with_extra(|e| e.escalated = Some((child, reason)));
+    /// Makes this actor fail with `reason` (a child's escalation, a linked actor's failure).
+    /// The first one imposed wins. Raise [`signal::IMPOSED`] after.
+    pub(crate) fn impose(&self, reason: StopReason) {
+        self.with_extra(|e| {
+            e.imposed.get_or_insert(reason);
+        });
     }
 
-    pub(crate) fn take_escalated(&self) -> Option<(ActorId, StopReason)> {
-        self.extra.lock().as_mut().and_then(|e| e.escalated.take())
+    pub(crate) fn take_imposed(&self) -> Option<StopReason> {
+        self.extra.lock().as_mut().and_then(|e| e.imposed.take())
     }
 
     /// Records a panic outside a handler; the task fails with it.
@@ -200,7 +219,7 @@ impl Core {
     pub(crate) fn discard_stale(&self) {
         if let Some(extra) = self.extra.lock().as_mut() {
             extra.failure = None;
-            extra.escalated = None;
+            extra.imposed = None;
         }
     }
 
@@ -284,10 +303,27 @@ impl Core {
             end.reason = Some(reason.clone());
             std::mem::take(&mut end.waiters)
         };
-        // A restart group waiting for this actor to retire or to start goes on without it.
-        if let Some(extra) = self.extra.lock().as_mut() {
-            extra.suspend = None;
-            extra.started = None;
+        let (watchers, watching) = match self.extra.lock().as_mut() {
+            Some(extra) => {
+                // A restart group waiting for this actor to retire or to start goes on
+                // without it.
+                extra.suspend = None;
+                extra.started = None;
+                (
+                    std::mem::take(&mut extra.watchers),
+                    std::mem::take(&mut extra.watching),
+                )
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        self.break_links(reason);
+        for (_, target) in watching {
+            if let Some(target) = target.upgrade() {
+                target.core().remove_watcher(self.id);
+            }
+        }
+        for (_, deliver) in watchers {
+            deliver(&self.system, Terminated::new(self.id, reason.clone()));
         }
         if let Some(name) = self.name.get() {
             self.system.shared().registry.remove(name, self.id);
@@ -305,6 +341,99 @@ impl Core {
         }
         for waker in waiters {
             waker.wake();
+        }
+    }
+
+    /// Adds a watcher, told when this actor stops; at once if it has. Watching twice keeps
+    /// one watch.
+    pub(crate) fn add_watcher(&self, watcher: ActorId, deliver: Deliver) {
+        let end = self.end.lock();
+        if let Some(reason) = &end.reason {
+            let reason = reason.clone();
+            drop(end);
+            deliver(&self.system, Terminated::new(self.id, reason));
+            return;
+        }
+        // Under the `end` lock: `finish` takes the watchers after it set the reason.
+        self.with_extra(|e| {
+            e.watchers.retain(|(id, _)| *id != watcher);
+            e.watchers.push((watcher, deliver));
+        });
+    }
+
+    pub(crate) fn remove_watcher(&self, watcher: ActorId) {
+        if let Some(extra) = self.extra.lock().as_mut() {
+            extra.watchers.retain(|(id, _)| *id != watcher);
+        }
+    }
+
+    /// Records that this actor watches `target`.
+    pub(crate) fn note_watching(&self, target: ActorId, node: Weak<dyn Node>) {
+        self.with_extra(|e| {
+            e.watching.retain(|(id, _)| *id != target);
+            e.watching.push((target, node));
+        });
+    }
+
+    pub(crate) fn forget_watching(&self, target: ActorId) {
+        if let Some(extra) = self.extra.lock().as_mut() {
+            extra.watching.retain(|(id, _)| *id != target);
+        }
+    }
+
+    /// Links two actors both ways: when the instance of one fails, the other fails with it.
+    pub(crate) fn link(me: &Arc<dyn Node>, other: &Arc<dyn Node>) -> Result<(), LinkError> {
+        let (my_id, other_id) = (me.core().id, other.core().id);
+        if my_id == other_id {
+            return Err(LinkError::ToItself);
+        }
+        {
+            let end = other.core().end.lock();
+            if let Some(reason) = &end.reason {
+                return Err(LinkError::Stopped {
+                    id: other_id,
+                    reason: reason.clone(),
+                });
+            }
+            other.core().add_link(my_id, Arc::downgrade(me));
+        }
+        me.core().add_link(other_id, Arc::downgrade(other));
+        Ok(())
+    }
+
+    fn add_link(&self, id: ActorId, node: Weak<dyn Node>) {
+        self.with_extra(|e| {
+            if !e.links.iter().any(|(linked, _)| *linked == id) {
+                e.links.push((id, node));
+            }
+        });
+    }
+
+    pub(crate) fn remove_link(&self, id: ActorId) {
+        if let Some(extra) = self.extra.lock().as_mut() {
+            extra.links.retain(|(linked, _)| *linked != id);
+        }
+    }
+
+    /// The instance ended: its links go, and when it failed, the linked actors fail with it.
+    pub(crate) fn break_links(&self, reason: &StopReason) {
+        let links = match self.extra.lock().as_mut() {
+            Some(extra) => std::mem::take(&mut extra.links),
+            None => return,
+        };
+        for (_, partner) in links {
+            let Some(partner) = partner.upgrade() else {
+                continue;
+            };
+            partner.core().remove_link(self.id);
+            if reason.is_failure() {
+                tracing::debug!(actor = %self.id, partner = %partner.core().id, "failing a linked actor");
+                partner.core().impose(StopReason::LinkFailed {
+                    actor: self.id,
+                    reason: Arc::new(reason.clone()),
+                });
+                partner.request_stop(signal::IMPOSED);
+            }
         }
     }
 

@@ -4,11 +4,12 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use super::cell::{Core, Deliver};
 use super::timer::{self, TimerHandle};
 use super::{Actor, ActorId, Node, signal};
-use crate::address::ActorRef;
+use crate::address::{ActorRef, TellError};
 use crate::message::{Accepts, Headers, Message};
-use crate::supervision::ChildSpec;
+use crate::supervision::{ChildSpec, DeadLetter, DeadLetterReason, LinkError, Terminated};
 use crate::system::{Instant, SpawnError, SpawnOptions, System};
 
 /// The actor's view of itself and the system, passed to every handler and hook.
@@ -158,6 +159,117 @@ impl<A: Actor> Context<A> {
             .spawn_spec(spec, Some((&**cell as &dyn Node, weak)))
     }
 
+    /// Watches `target`: when it stops for good, this actor gets a [`Terminated`] message
+    /// with its id and the reason. A restart is not a stop, so a supervised actor's watchers
+    /// hear of it only once it is given up. Watching an actor that has stopped already
+    /// delivers at once; watching it twice keeps one watch. The watch goes when this actor
+    /// stops (it survives this actor's restarts: the address watches, not the instance).
+    ///
+    /// The message is delivered like a tell: if the mailbox is full, a task waits for room.
+    /// For an actor whose messages are made by `#[messages]`, handle `Terminated` with a
+    /// `#[handler]` method, or use [`watch_with`](Context::watch_with) to turn it into a
+    /// message of the actor's own.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use snowglobe_runtime::{
+    ///     Actor, ActorRef, Context, DynMessage, Handler, Message, StopReason, System, Terminated,
+    /// };
+    ///
+    /// struct Worker;
+    /// impl Actor for Worker { type Msg = DynMessage<Self>; }
+    ///
+    /// #[derive(Default)]
+    /// struct Monitor { gone: Vec<StopReason> }
+    /// impl Actor for Monitor { type Msg = DynMessage<Self>; }
+    ///
+    /// struct Watch(ActorRef<Worker>);
+    /// impl Message for Watch { type Reply = (); }
+    /// impl Handler<Watch> for Monitor {
+    ///     async fn handle(&mut self, Watch(worker): Watch, ctx: &mut Context<Self>) {
+    ///         ctx.watch(&worker);
+    ///     }
+    /// }
+    /// impl Handler<Terminated> for Monitor {
+    ///     async fn handle(&mut self, t: Terminated, _: &mut Context<Self>) {
+    ///         self.gone.push(t.reason);
+    ///     }
+    /// }
+    /// struct Gone;
+    /// impl Message for Gone { type Reply = usize; }
+    /// impl Handler<Gone> for Monitor {
+    ///     async fn handle(&mut self, _: Gone, _: &mut Context<Self>) -> usize { self.gone.len() }
+    /// }
+    ///
+    /// let system = System::new();
+    /// let worker = system.spawn(Worker).unwrap();
+    /// let monitor = system.spawn(Monitor::default()).unwrap();
+    /// monitor.ask(Watch(worker.clone())).await.unwrap();
+    /// worker.stop();
+    /// worker.stopped().await;
+    /// // `Terminated` was queued before this ask.
+    /// assert_eq!(monitor.ask(Gone).await.unwrap(), 1);
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    pub fn watch<B: Actor>(&mut self, target: &ActorRef<B>)
+    where
+        A::Msg: Accepts<Terminated>,
+    {
+        self.watch_with(target, |terminated| terminated);
+    }
+
+    /// Watches `target` like [`watch`](Context::watch), delivering the message `make` turns
+    /// the [`Terminated`] into.
+    pub fn watch_with<B, M, F>(&mut self, target: &ActorRef<B>, make: F)
+    where
+        B: Actor,
+        M: Message,
+        A::Msg: Accepts<M>,
+        F: FnOnce(Terminated) -> M + Send + 'static,
+    {
+        let watcher = self.myself.downgrade();
+        let watcher_id = self.myself.id();
+        let deliver: Deliver = Box::new(move |system: &System, terminated: Terminated| {
+            deliver(system, watcher_id, watcher.upgrade(), make(terminated));
+        });
+        let node = Arc::downgrade(target.cell()) as Weak<dyn Node>;
+        self.myself.cell().core.note_watching(target.id(), node);
+        target.cell().core.add_watcher(watcher_id, deliver);
+    }
+
+    /// Stops watching `target`; a `Terminated` already delivered stays in the mailbox.
+    pub fn unwatch<B: Actor>(&mut self, target: &ActorRef<B>) {
+        target.cell().core.remove_watcher(self.myself.id());
+        self.myself.cell().core.forget_watching(target.id());
+    }
+
+    /// Links this actor and `other` both ways: when the instance of either fails (a panic, a
+    /// failed start, an escalation, a link), the other fails too, with
+    /// [`StopReason::LinkFailed`](crate::StopReason::LinkFailed), and its supervisor decides
+    /// what follows, as for any failure. A stop on request or a kill is not a failure, and
+    /// only removes the link.
+    ///
+    /// A link belongs to the two *instances*, as in Erlang: when either instance ends, the
+    /// link goes (so a failure does not bounce back and forth), and a restarted actor links
+    /// again in its `on_start` if it wants to. Linking twice keeps one link.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::Stopped`] if `other` has stopped; [`LinkError::ToItself`].
+    pub fn link<B: Actor>(&mut self, other: &ActorRef<B>) -> Result<(), LinkError> {
+        let me = self.myself.cell().clone() as Arc<dyn Node>;
+        let other = other.cell().clone() as Arc<dyn Node>;
+        Core::link(&me, &other)
+    }
+
+    /// Removes the link between this actor and `other`, if there is one.
+    pub fn unlink<B: Actor>(&mut self, other: &ActorRef<B>) {
+        other.cell().core.remove_link(self.myself.id());
+        self.myself.cell().core.remove_link(other.id());
+    }
+
     /// Sends `msg` to this actor after `delay`.
     pub fn send_after<M>(&mut self, delay: Duration, msg: M) -> TimerHandle
     where
@@ -192,6 +304,38 @@ impl<A: Actor> Context<A> {
         for timer in self.timers.take().into_iter().flat_map(|timers| *timers) {
             timer.cancel();
         }
+    }
+}
+
+/// Delivers a watch's message to the watcher, or records a dead letter if it has stopped.
+fn deliver<A, M>(system: &System, watcher_id: ActorId, watcher: Option<ActorRef<A>>, msg: M)
+where
+    A: Actor,
+    M: Message,
+    A::Msg: Accepts<M>,
+{
+    let dead = move |system: &System| {
+        system.shared().dead_letters.record(DeadLetter::new(
+            watcher_id,
+            std::any::type_name::<M>(),
+            Headers::new(),
+            DeadLetterReason::ActorStopped,
+        ));
+    };
+    let Some(watcher) = watcher else {
+        return dead(system);
+    };
+    match watcher.try_tell(msg) {
+        Ok(()) => {}
+        Err(TellError::Full(msg)) => {
+            let owned = system.clone();
+            system.shared().rt().spawn(async move {
+                if watcher.tell(msg).await.is_err() {
+                    dead(&owned);
+                }
+            });
+        }
+        Err(TellError::Closed(_)) => dead(system),
     }
 }
 

@@ -24,7 +24,7 @@ pub use timer::TimerHandle;
 pub(crate) use cell::{Cell, Core, Lifecycle, Node, signal};
 pub(crate) use group::Group;
 pub(crate) use restart::Restarter;
-pub(crate) use run::start;
+pub(crate) use run::{Launch, start};
 
 /// The error type [`Actor::on_start`] may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

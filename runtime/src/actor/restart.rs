@@ -235,8 +235,11 @@ pub(crate) fn escalate<A: Actor>(cell: &Cell<A>, reason: &StopReason) {
                 %reason,
                 "restart intensity exceeded; escalating to the parent"
             );
-            parent.core().take_on(core.id, reason.clone());
-            parent.request_stop(signal::ESCALATE);
+            parent.core().impose(StopReason::Escalated {
+                child: core.id,
+                reason: Arc::new(reason.clone()),
+            });
+            parent.request_stop(signal::IMPOSED);
         }
         None if core.parent.is_some() => {}
         None => {

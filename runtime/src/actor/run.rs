@@ -19,24 +19,40 @@ use crate::message::{
     self, Dispatch, Envelope, Failure, TraceContext, catch_panic, catch_task_panic, dropping_with,
 };
 use crate::supervision::{DeadLetterReason, PanicDecision, Strategy};
+use crate::system::DedicatedThread;
 
 /// Messages an actor handles in a row before it yields its worker thread to other tasks.
 const YIELD_EVERY: u32 = 1024;
 
-/// Runs `actor` in a new task on the system's runtime; a supervised actor comes with the
-/// [`Restarter`] that rebuilds it.
+/// Where an actor's task starts.
+pub(crate) enum Launch {
+    /// The system's runtime, or the bulkhead in the actor's cell.
+    Runtime,
+    /// A thread of its own.
+    Thread(DedicatedThread),
+}
+
+/// Runs `actor` in a new task; a supervised actor comes with the [`Restarter`] that rebuilds
+/// it.
 pub(crate) fn start<A: Actor>(
     cell: Arc<Cell<A>>,
     actor: A,
     ctx: Context<A>,
     restarter: Option<Box<Restarter<A>>>,
+    launch: Launch,
 ) {
     let system = cell.core.system.clone();
-    system.shared().rt().spawn(ActorTask {
+    let bulkhead = cell.core.bulkhead.clone();
+    let task = ActorTask {
         cell: cell.clone(),
         trace: TraceContext::NONE,
         fut: run(cell, Some(actor), ctx, restarter),
-    });
+    };
+    match (launch, bulkhead) {
+        (Launch::Thread(thread), _) => thread.run(Box::pin(task)),
+        (Launch::Runtime, Some(bulkhead)) => drop(bulkhead.handle().spawn(task)),
+        (Launch::Runtime, None) => drop(system.shared().rt().spawn(task)),
+    }
 }
 
 // A function returning an `async move` block rather than an `async fn`: an `async fn` keeps
@@ -87,6 +103,8 @@ async fn after<A: Actor>(
     ctx: &mut Context<A>,
     restarter: &mut Option<Box<Restarter<A>>>,
 ) -> bool {
+    // Links belong to an instance: they go with it, and take its failure along.
+    cell.core.break_links(&end.reason);
     let verdict = verdict(cell, restarter.as_deref(), &end);
     let (reason, started, verdict) = match restarter.as_deref_mut() {
         Some(restarter) if matches!(verdict, Verdict::Restart | Verdict::Rejoin) => {
@@ -127,10 +145,11 @@ async fn finish<A: Actor>(
     }
     retire(cell, instance, started, ctx, &reason, kill).await;
     drain(cell).await;
-    cell.core.finish(&reason);
+    // Handed up first: whoever awaits `stopped()` finds the failure reported.
     if verdict == Verdict::Escalate {
         escalate(cell, &reason);
     }
+    cell.core.finish(&reason);
 }
 
 /// The restart: the old instance goes with its children and timers; the mailbox stays
@@ -399,13 +418,9 @@ fn on_signals<A: Actor>(
     if bits & signal::KILL != 0 {
         return Some(End::finished(StopReason::Killed));
     }
-    if bits & signal::ESCALATE != 0
-        && let Some((child, reason)) = cell.core.take_escalated()
+    if bits & signal::IMPOSED != 0
+        && let Some(reason) = cell.core.take_imposed()
     {
-        let reason = StopReason::Escalated {
-            child,
-            reason: Arc::new(reason),
-        };
         return Some(End::failure(reason));
     }
     if bits & signal::FAIL != 0

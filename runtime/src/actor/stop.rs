@@ -91,6 +91,14 @@ pub enum StopReason {
         /// Why it failed.
         reason: Arc<StopReason>,
     },
+    /// An actor linked to this one ([`Context::link`](crate::Context::link)) failed, and
+    /// this actor failed with it.
+    LinkFailed {
+        /// The linked actor that failed.
+        actor: ActorId,
+        /// Why it failed.
+        reason: Arc<StopReason>,
+    },
 }
 
 impl StopReason {
@@ -100,7 +108,10 @@ impl StopReason {
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            StopReason::Panicked(_) | StopReason::StartFailed(_) | StopReason::Escalated { .. }
+            StopReason::Panicked(_)
+                | StopReason::StartFailed(_)
+                | StopReason::Escalated { .. }
+                | StopReason::LinkFailed { .. }
         )
     }
 }
@@ -115,6 +126,9 @@ impl fmt::Display for StopReason {
             StopReason::StartFailed(e) => write!(f, "failed to start: {e}"),
             StopReason::Escalated { child, reason } => {
                 write!(f, "child {child} failed too often ({reason})")
+            }
+            StopReason::LinkFailed { actor, reason } => {
+                write!(f, "linked actor {actor} failed ({reason})")
             }
         }
     }

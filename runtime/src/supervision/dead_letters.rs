@@ -2,12 +2,13 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
 use crate::actor::{ActorId, PanicMessage};
-use crate::message::Headers;
+use crate::address::{Recipient, TellError};
+use crate::message::{Headers, Message};
 
 /// Why a message became a dead letter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,8 +85,13 @@ impl DeadLetter {
     }
 }
 
-/// The system's record of dead letters: counters per reason, and the most recent letters in
-/// a bounded ring.
+/// A dead letter is also a message: [subscribers](DeadLetters::subscribe) get each one.
+impl Message for DeadLetter {
+    type Reply = ();
+}
+
+/// The system's record of dead letters: counters per reason, the most recent letters in a
+/// bounded ring, and subscribers that get each letter as it is recorded.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -114,6 +120,11 @@ pub struct DeadLetters {
     actor_stopped: AtomicU64,
     panicked: AtomicU64,
     interrupted: AtomicU64,
+    subscribers: Mutex<Vec<Recipient<DeadLetter>>>,
+    /// Whether there are subscribers: recording without any takes no lock for them.
+    subscribed: AtomicBool,
+    /// Letters a subscriber did not get because its mailbox was full.
+    missed: AtomicU64,
 }
 
 impl DeadLetters {
@@ -124,7 +135,98 @@ impl DeadLetters {
             actor_stopped: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
             interrupted: AtomicU64::new(0),
+            subscribers: Mutex::new(Vec::new()),
+            subscribed: AtomicBool::new(false),
+            missed: AtomicU64::new(0),
         }
+    }
+
+    /// Sends every dead letter recorded from now on to `subscriber`, until it stops or
+    /// [unsubscribes](DeadLetters::unsubscribe). Subscribing twice sends each letter once.
+    ///
+    /// Letters are sent with `try_tell`: recording a dead letter never waits. A letter that
+    /// finds the subscriber's mailbox full is not sent to it and is counted in
+    /// [`missed`](DeadLetters::missed) (it is still counted and kept in the ring). A letter
+    /// for a `DeadLetter` message (a subscriber that failed to handle one) is not sent to
+    /// subscribers, so a failing subscriber cannot feed itself.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use snowglobe_runtime::{Actor, Context, DeadLetter, DynMessage, Handler, Message, System};
+    ///
+    /// #[derive(Default)]
+    /// struct Office { seen: Vec<String> }
+    /// impl Actor for Office { type Msg = DynMessage<Self>; }
+    /// impl Handler<DeadLetter> for Office {
+    ///     async fn handle(&mut self, letter: DeadLetter, _: &mut Context<Self>) {
+    ///         self.seen.push(letter.reason().to_string());
+    ///     }
+    /// }
+    /// struct Seen;
+    /// impl Message for Seen { type Reply = Vec<String>; }
+    /// impl Handler<Seen> for Office {
+    ///     async fn handle(&mut self, _: Seen, _: &mut Context<Self>) -> Vec<String> {
+    ///         self.seen.clone()
+    ///     }
+    /// }
+    ///
+    /// struct Fragile;
+    /// impl Actor for Fragile { type Msg = DynMessage<Self>; }
+    /// struct Boom;
+    /// impl Message for Boom { type Reply = (); }
+    /// impl Handler<Boom> for Fragile {
+    ///     async fn handle(&mut self, _: Boom, _: &mut Context<Self>) { panic!("boom") }
+    /// }
+    ///
+    /// let system = System::new();
+    /// let office = system.spawn(Office::default()).unwrap();
+    /// system.dead_letters().subscribe(office.recipient());
+    /// let fragile = system.spawn(Fragile).unwrap();
+    /// let _ = fragile.ask(Boom).await;
+    /// assert_eq!(office.ask(Seen).await.unwrap(), ["handler panicked: boom"]);
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    pub fn subscribe(&self, subscriber: Recipient<DeadLetter>) {
+        let mut subscribers = self.subscribers.lock();
+        if !subscribers.contains(&subscriber) {
+            subscribers.push(subscriber);
+        }
+        self.subscribed.store(true, Ordering::Release);
+    }
+
+    /// Stops sending dead letters to the actor `subscriber`.
+    pub fn unsubscribe(&self, subscriber: ActorId) {
+        let mut subscribers = self.subscribers.lock();
+        subscribers.retain(|s| s.id() != subscriber);
+        self.subscribed
+            .store(!subscribers.is_empty(), Ordering::Release);
+    }
+
+    /// Letters a subscriber missed because its mailbox was full, since the system started.
+    #[must_use]
+    pub fn missed(&self) -> u64 {
+        self.missed.load(Ordering::Relaxed)
+    }
+
+    fn notify(&self, letter: &DeadLetter) {
+        if letter.message_type == std::any::type_name::<DeadLetter>() {
+            return;
+        }
+        let mut subscribers = self.subscribers.lock();
+        subscribers.retain(|subscriber| match subscriber.try_tell(letter.clone()) {
+            Ok(()) => true,
+            Err(TellError::Full(_)) => {
+                self.missed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(subscriber = %subscriber.id(), "dead-letter subscriber's mailbox is full; letter not sent");
+                true
+            }
+            // It stopped: it unsubscribes.
+            Err(TellError::Closed(_)) => false,
+        });
+        self.subscribed
+            .store(!subscribers.is_empty(), Ordering::Release);
     }
 
     pub(crate) fn record(&self, letter: DeadLetter) {
@@ -141,6 +243,9 @@ impl DeadLetters {
             reason = %letter.reason,
             "dead letter"
         );
+        if self.subscribed.load(Ordering::Acquire) {
+            self.notify(&letter);
+        }
         if self.capacity == 0 {
             return;
         }
@@ -182,6 +287,7 @@ impl fmt::Debug for DeadLetters {
         f.debug_struct("DeadLetters")
             .field("count", &self.count())
             .field("capacity", &self.capacity)
+            .field("subscribers", &self.subscribers.lock().len())
             .finish_non_exhaustive()
     }
 }

@@ -22,10 +22,12 @@ mod dead_letters;
 mod spec;
 mod strategy;
 mod tree;
+mod watch;
 
 pub use dead_letters::{DeadLetter, DeadLetterReason, DeadLetters};
 pub use spec::{Backoff, ChildSpec, PanicDecision, Restart};
 pub use strategy::{Strategy, Supervisor};
 pub use tree::{ActorState, Tree, TreeNode};
+pub use watch::{LinkError, Terminated};
 
 pub(crate) use strategy::RestartLog;

@@ -2,6 +2,7 @@
 //! which every task, timer, clock read and random number passes.
 
 mod builder;
+mod bulkhead;
 mod deadlines;
 mod registry;
 mod runtime;
@@ -24,10 +25,12 @@ use crate::address::ActorRef;
 use crate::supervision::{ChildSpec, DeadLetters, RestartLog, Supervisor, Tree};
 
 pub use builder::{BuildError, SystemBuilder};
+pub use bulkhead::{Bulkhead, BulkheadError};
 pub use registry::{LookupError, RegisterError};
 pub use spawn::{SpawnError, SpawnOptions};
 pub use time::Instant;
 
+pub(crate) use bulkhead::DedicatedThread;
 pub(crate) use deadlines::{Deadlines, Registration};
 pub(crate) use registry::Registry;
 pub(crate) use runtime::{Random, Rt, TaskHandle};
@@ -88,6 +91,8 @@ pub(crate) struct Shared {
     pub(crate) dead_letters: DeadLetters,
     /// The runtime this system created, if it created one.
     owned: Mutex<Option<tokio::runtime::Runtime>>,
+    /// The bulkheads made with [`System::bulkhead`], shut down with the system.
+    bulkheads: Mutex<Vec<Bulkhead>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -159,6 +164,7 @@ impl Shared {
             registry: Registry::default(),
             dead_letters: DeadLetters::new(dead_letter_capacity),
             owned: Mutex::new(owned),
+            bulkheads: Mutex::new(Vec::new()),
         }
     }
 
@@ -356,12 +362,15 @@ impl System {
     /// Top-level actors stop one at a time, the last spawned first; each stops its own
     /// children first. New spawns fail with [`SpawnError::ShuttingDown`] from the start.
     /// Actors still running after the shutdown timeout
-    /// ([`SystemBuilder::shutdown_timeout`]) are killed.
+    /// ([`SystemBuilder::shutdown_timeout`]) are killed; those still running after a second
+    /// timeout (a handler blocked in code that never awaits, which no kill can interrupt) are
+    /// logged and given up on, so that shutdown returns. Then the bulkheads' runtimes stop.
     pub async fn shutdown(&self) {
         let shared = &self.shared;
         shared.root.lock().phase = Phase::ShuttingDown;
         let rt = shared.rt();
-        let mut deadline = pin!(rt.sleep(shared.config.shutdown_timeout));
+        let timeout = shared.config.shutdown_timeout;
+        let mut deadline = pin!(rt.sleep(timeout));
         let mut killing = false;
         loop {
             let next = shared.root.lock().actors.values().next_back().cloned();
@@ -371,11 +380,14 @@ impl System {
             } else {
                 actor.request_stop(signal::SHUTDOWN);
             }
-            poll_fn(|cx| {
+            let stopped = poll_fn(|cx| {
                 if actor.core().poll_stopped(cx).is_ready() {
-                    return Poll::Ready(());
+                    return Poll::Ready(true);
                 }
-                if !killing && deadline.as_mut().poll(cx).is_ready() {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    if killing {
+                        return Poll::Ready(false);
+                    }
                     killing = true;
                     let remaining: Vec<_> = shared.root.lock().actors.values().cloned().collect();
                     tracing::warn!(
@@ -385,12 +397,58 @@ impl System {
                     for node in remaining {
                         node.kill();
                     }
+                    // The kill gets as long again; a handler blocked in code that never
+                    // awaits cannot be interrupted at all.
+                    deadline.set(rt.sleep(timeout));
+                    cx.waker().wake_by_ref();
                 }
                 Poll::Pending
             })
             .await;
+            if !stopped {
+                let remaining: Vec<_> = shared.root.lock().actors.values().cloned().collect();
+                for node in &remaining {
+                    tracing::error!(
+                        actor = %node.core().id,
+                        name = node.core().name(),
+                        kind = node.core().type_name,
+                        "did not stop after a kill (blocked in a handler?); shutdown gives up on it"
+                    );
+                }
+                shared.root.lock().actors.clear();
+                break;
+            }
             shared.root.lock().actors.remove(&actor.core().id);
         }
+        for bulkhead in std::mem::take(&mut *shared.bulkheads.lock()) {
+            bulkhead.shutdown();
+        }
+    }
+
+    /// Makes a bulkhead: a tokio runtime of its own with `threads` worker threads, for actors
+    /// that must not starve the others (see [`Bulkhead`]; spawn into it with
+    /// [`SpawnOptions::bulkhead`]). It shuts down with the system.
+    ///
+    /// # Errors
+    ///
+    /// [`BulkheadError`]: zero threads, an empty or taken name, a system shutting down, or
+    /// threads the operating system refused.
+    pub fn bulkhead(
+        &self,
+        name: impl Into<Arc<str>>,
+        threads: usize,
+    ) -> Result<Bulkhead, BulkheadError> {
+        let name = name.into();
+        let mut bulkheads = self.shared.bulkheads.lock();
+        if self.shared.root.lock().phase != Phase::Running {
+            return Err(BulkheadError::ShuttingDown);
+        }
+        if bulkheads.iter().any(|b| b.name() == &*name) {
+            return Err(BulkheadError::NameTaken(name));
+        }
+        let bulkhead = Bulkhead::new(name, threads)?;
+        bulkheads.push(bulkhead.clone());
+        Ok(bulkhead)
     }
 
     /// Runs `future` to completion on the system's runtime, blocking the calling thread.

@@ -4,7 +4,8 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Weak};
 
 use super::System;
-use crate::actor::{self, Actor, Cell, Context, Core, Lifecycle, Node, Restarter};
+use super::bulkhead::{Bulkhead, DedicatedThread};
+use crate::actor::{self, Actor, Cell, Context, Core, Launch, Lifecycle, Node, Restarter};
 use crate::address::ActorRef;
 use crate::mailbox::{Mailbox, Queue};
 use crate::supervision::ChildSpec;
@@ -36,6 +37,16 @@ use crate::supervision::ChildSpec;
 pub struct SpawnOptions {
     name: Option<Arc<str>>,
     mailbox: Option<Mailbox>,
+    placement: Option<Placement>,
+}
+
+/// Where an actor's task runs, when not where its parent's does.
+#[derive(Clone, Debug)]
+enum Placement {
+    /// The system's runtime, even under a parent in a bulkhead.
+    System,
+    Bulkhead(Bulkhead),
+    Thread,
 }
 
 impl SpawnOptions {
@@ -54,6 +65,58 @@ impl SpawnOptions {
     /// Uses this mailbox instead of [`Actor::MAILBOX`](crate::Actor::MAILBOX).
     pub fn mailbox(mut self, mailbox: Mailbox) -> SpawnOptions {
         self.mailbox = Some(mailbox);
+        self
+    }
+
+    /// Runs the actor in `bulkhead`, on its threads: see [`Bulkhead`]. Its children start
+    /// there too unless their own options say otherwise.
+    pub fn bulkhead(mut self, bulkhead: &Bulkhead) -> SpawnOptions {
+        self.placement = Some(Placement::Bulkhead(bulkhead.clone()));
+        self
+    }
+
+    /// Runs the actor on a thread of its own, for handlers that block: synchronous I/O, a
+    /// C library, a long computation. The thread parks while the mailbox is empty and ends
+    /// with the actor. The actor is addressed, supervised and restarted like any other (a
+    /// restart keeps the thread); its children start on the system's runtime.
+    ///
+    /// A blocked handler cannot be interrupted: a kill takes effect when it returns, and
+    /// [`System::shutdown`](crate::System::shutdown) gives up on it after twice the shutdown
+    /// timeout.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use snowglobe_runtime::{Actor, Context, DynMessage, Handler, Message, SpawnOptions, System};
+    ///
+    /// struct Legacy;
+    /// impl Actor for Legacy { type Msg = DynMessage<Self>; }
+    /// struct Query;
+    /// impl Message for Query { type Reply = u32; }
+    /// impl Handler<Query> for Legacy {
+    ///     async fn handle(&mut self, _: Query, _: &mut Context<Self>) -> u32 {
+    ///         // A blocking call is fine here: no other actor shares this thread.
+    ///         std::thread::sleep(std::time::Duration::from_millis(1));
+    ///         42
+    ///     }
+    /// }
+    ///
+    /// let system = System::new();
+    /// let legacy = system
+    ///     .spawn_with(Legacy, SpawnOptions::new().dedicated_thread())
+    ///     .unwrap();
+    /// assert_eq!(legacy.ask(Query).await.unwrap(), 42);
+    /// system.shutdown().await;
+    /// # }
+    /// ```
+    pub fn dedicated_thread(mut self) -> SpawnOptions {
+        self.placement = Some(Placement::Thread);
+        self
+    }
+
+    /// Runs the actor on the system's runtime, also under a parent in a bulkhead.
+    pub fn system_runtime(mut self) -> SpawnOptions {
+        self.placement = Some(Placement::System);
         self
     }
 }
@@ -85,6 +148,10 @@ pub enum SpawnError {
     /// The parent is stopping and takes no new children.
     #[error("the parent actor is stopping")]
     ParentStopping,
+    /// The operating system did not start the actor's own thread
+    /// ([`SpawnOptions::dedicated_thread`]).
+    #[error("could not start the actor's thread: {0}")]
+    Thread(Arc<str>),
 }
 
 fn capacity(mailbox: Mailbox) -> Result<Option<NonZeroUsize>, SpawnError> {
@@ -122,7 +189,11 @@ impl System {
         parent: Option<(&dyn Node, Weak<dyn Node>)>,
         restarter: Option<Box<Restarter<A>>>,
     ) -> Result<ActorRef<A>, SpawnError> {
-        let SpawnOptions { name, mailbox } = options;
+        let SpawnOptions {
+            name,
+            mailbox,
+            placement,
+        } = options;
         let capacity = capacity(mailbox.unwrap_or(A::MAILBOX))?;
         if name.as_deref() == Some("") {
             return Err(SpawnError::EmptyName);
@@ -130,6 +201,23 @@ impl System {
         let (parent, parent_weak) = parent.unzip();
         let shared = &self.shared;
         let id = shared.next_actor_id();
+        let placement = placement.or_else(|| {
+            let bulkhead = parent?.core().bulkhead.clone()?;
+            Some(Placement::Bulkhead(bulkhead))
+        });
+        let (bulkhead, thread) = match placement {
+            None | Some(Placement::System) => (None, None),
+            Some(Placement::Bulkhead(bulkhead)) => (Some(bulkhead), None),
+            Some(Placement::Thread) => {
+                let thread_name = match &name {
+                    Some(name) => format!("{name}-{id}"),
+                    None => format!("actor-{id}"),
+                };
+                let thread = DedicatedThread::start(thread_name, shared.rt().handle().clone())
+                    .map_err(|error| SpawnError::Thread(error.to_string().into()))?;
+                (None, Some(thread))
+            }
+        };
         let core = Core::new(
             id,
             std::any::type_name::<A>(),
@@ -137,6 +225,7 @@ impl System {
             self.clone(),
             parent_weak,
             restarter.is_some(),
+            bulkhead,
         );
         let cell = Arc::new(Cell::<A>::new(core, Queue::new(capacity)));
 
@@ -166,7 +255,11 @@ impl System {
 
         let addr = ActorRef::from_cell(cell.clone());
         tracing::trace!(actor = %id, name = name.as_deref(), kind = std::any::type_name::<A>(), "spawn");
-        actor::start(cell, actor, Context::new(addr.clone()), restarter);
+        let launch = match thread {
+            Some(thread) => Launch::Thread(thread),
+            None => Launch::Runtime,
+        };
+        actor::start(cell, actor, Context::new(addr.clone()), restarter, launch);
         Ok(addr)
     }
 }
