@@ -119,6 +119,64 @@
 //! # }
 //! ```
 //!
+//! ## Supervision
+//!
+//! Spawned from a [`ChildSpec`] ([`System::spawn_supervised`],
+//! [`Context::spawn_supervised`]), an actor that fails is restarted instead: a fresh
+//! instance from the spec's factory, after a [`Backoff`], as its [`Restart`] policy and its
+//! supervisor's [`Supervisor`] (strategy and restart intensity) allow. Beyond the intensity
+//! the failure escalates to the supervisor's own supervisor; at the top the system reports
+//! it ([`System::root_failures`]) and the other trees go on.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use snowglobe::{Actor, AskError, Backoff, ChildSpec, System, messages};
+//!
+//! #[derive(Actor, Default)]
+//! struct Payments {
+//!     charged: u64,
+//! }
+//!
+//! #[messages]
+//! impl Payments {
+//!     #[message]
+//!     fn charge(&mut self, card: String) -> u64 {
+//!         assert!(card.len() == 16, "malformed card number");
+//!         self.charged += 1;
+//!         self.charged
+//!     }
+//! }
+//!
+//! let system = System::new();
+//! let payments = system
+//!     .spawn_supervised(ChildSpec::new(Payments::default).backoff(Backoff::NONE))
+//!     .unwrap();
+//! assert_eq!(payments.charge("4111111111111111".into()).await.unwrap(), 1);
+//! assert!(matches!(payments.charge("123".into()).await, Err(AskError::Panicked(_))));
+//! // Same address, fresh state: the next message goes to the new instance.
+//! assert_eq!(payments.charge("4111111111111111".into()).await.unwrap(), 1);
+//! assert_eq!(payments.restarts(), 1);
+//! # system.shutdown().await;
+//! # }
+//! ```
+//!
+//! **Messages across a restart.** The address and the mailbox stay; only the instance is
+//! replaced. The message whose handler panicked becomes a dead letter and its ask gets
+//! [`AskError::Panicked`]; the messages queued behind it stay queued and are handled by the
+//! new instance, in order. While the actor restarts (its backoff, the new instance's
+//! `on_start`), [`tell`](ActorRef::tell) and [`try_tell`](ActorRef::try_tell) behave as for
+//! a busy actor: they queue, wait for room, or report [`TellError::Full`]; an
+//! [`ask`](ActorRef::ask) waits for the new instance's reply, and its deadline keeps running,
+//! so a backoff longer than the ask's timeout answers it with [`AskError::Timeout`] (the
+//! message stays queued and is still handled). Only when the actor stops for good do sends
+//! fail with [`TellError::Closed`] and queued asks with [`AskError::Stopped`].
+//!
+//! Around that: [`Context::watch`] delivers a [`Terminated`] when an actor stops for good,
+//! [`Context::link`] shares failures between two instances, [`DeadLetters::subscribe`]
+//! lets an actor read every dead letter, and a [`Bulkhead`] or
+//! [`SpawnOptions::dedicated_thread`] keeps actors that block from starving the rest.
+//!
 //! ## Names
 //!
 //! Spawn a service under a name ([`SpawnOptions::name`]) and find it elsewhere with

@@ -722,3 +722,20 @@ async fn a_full_subscriber_misses_letters_and_it_is_counted() {
     assert!(office.ask(Letters).await.unwrap().is_empty());
     system.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_ask_that_times_out_during_the_backoff_is_still_handled_by_the_new_instance() {
+    let system = system();
+    let backoff = Backoff::new(Duration::from_secs(10), Duration::from_secs(10)).without_jitter();
+    let worker = system
+        .spawn_supervised(Worker::spec(&Generations::default()).backoff(backoff))
+        .unwrap();
+    worker.crash("x".into()).tell().await.unwrap();
+    let asked = worker.work(7).timeout(Duration::from_secs(1)).await;
+    assert!(matches!(asked, Err(AskError::Timeout)), "{asked:?}");
+    // Still queued: the new instance handles it before this ask.
+    let seen = worker.seen().timeout(Duration::from_secs(60)).await;
+    assert_eq!(seen.unwrap(), [7]);
+    assert_eq!(worker.generation().await.unwrap(), 2);
+    system.shutdown().await;
+}

@@ -343,3 +343,100 @@ impl Handler<SpawnInOnStopProbe> for Parent {
         ctx.spawn(Probe::default()).err()
     }
 }
+
+/// A node of a deep tree: spawns `fanout` children until `depth` is reached, reports its
+/// start, and logs its stop with its parent's id.
+struct Branch {
+    depth: u32,
+    fanout: u32,
+    parent: Option<snowglobe::ActorId>,
+    started: tokio::sync::mpsc::UnboundedSender<()>,
+    stops: StopLog,
+}
+
+/// Each stopped actor with its parent, in stop order.
+type StopLog =
+    std::sync::Arc<std::sync::Mutex<Vec<(snowglobe::ActorId, Option<snowglobe::ActorId>)>>>;
+
+impl snowglobe::Actor for Branch {
+    type Msg = snowglobe::DynMessage<Self>;
+
+    async fn on_start(
+        &mut self,
+        ctx: &mut snowglobe::Context<Self>,
+    ) -> Result<(), snowglobe::BoxError> {
+        if self.depth > 0 {
+            for _ in 0..self.fanout {
+                ctx.spawn(Branch {
+                    depth: self.depth - 1,
+                    fanout: self.fanout,
+                    parent: Some(ctx.id()),
+                    started: self.started.clone(),
+                    stops: self.stops.clone(),
+                })?;
+            }
+        }
+        let _ = self.started.send(());
+        Ok(())
+    }
+
+    async fn on_stop(&mut self, ctx: &mut snowglobe::Context<Self>, reason: &StopReason) {
+        assert!(matches!(reason, StopReason::Shutdown), "{reason:?}");
+        self.stops.lock().unwrap().push((ctx.id(), self.parent));
+    }
+}
+
+#[test]
+fn a_deep_tree_shuts_down_children_first_and_leaves_no_task_behind() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let system = System::new();
+        let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
+        let stops = std::sync::Arc::default();
+        // Depth 5, three children each: 364 actors.
+        let total: usize = (0..=5).map(|level| 3usize.pow(level)).sum();
+        for _ in 0..2 {
+            system
+                .spawn(Branch {
+                    depth: 5,
+                    fanout: 3,
+                    parent: None,
+                    started: started.clone(),
+                    stops: std::sync::Arc::clone(&stops),
+                })
+                .unwrap();
+        }
+        for _ in 0..2 * total {
+            starts.recv().await.unwrap();
+        }
+        let tasks = || {
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
+        };
+        assert_eq!(tasks(), 2 * total, "one task per actor");
+        assert_eq!(system.tree().roots.len(), 2);
+
+        system.shutdown().await;
+        let stops = stops.lock().unwrap().clone();
+        assert_eq!(stops.len(), 2 * total, "every actor ran on_stop once");
+        let position: std::collections::HashMap<_, _> = stops
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
+        for (i, (id, parent)) in stops.iter().enumerate() {
+            if let Some(parent) = parent {
+                assert!(
+                    position[parent] > i,
+                    "{id} stopped after its parent {parent}"
+                );
+            }
+        }
+        assert!(system.tree().roots.is_empty());
+        assert_eq!(tasks(), 0, "no actor task left behind");
+    });
+}
