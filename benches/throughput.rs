@@ -429,6 +429,16 @@ const ROWS: &[Row] = &[
         "tokio_unbounded",
         Target::None,
     ),
+    // The goal is no measurable difference (about 1.00×). No pass/miss: with 5 runs the
+    // median ratio of two identical paths still moves by ±20 % on 2 cores, more than any
+    // honest tolerance; `--runs 15` or the `supervised_tell` criterion group narrow it.
+    row(
+        "tell 1→1 · supervised (`spawn_supervised`) vs plain `spawn`, goal ≈ 1.00×",
+        &TELL_1TO1,
+        "snowglobe_tell_supervised",
+        "snowglobe_tell",
+        Target::None,
+    ),
     row(
         "tell 1→1 · bounded 1024 vs tokio bounded 1024",
         &TELL_1TO1,

@@ -24,8 +24,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use snowglobe::{
-    Accepts, Actor, ActorRef, Context, Dispatch, DynMessage, Handler, Mailbox, Message, ReplyTo,
-    SpawnOptions, StopReason, System, TellError,
+    Accepts, Actor, ActorRef, ChildSpec, Context, Dispatch, DynMessage, Handler, Mailbox, Message,
+    ReplyTo, SpawnOptions, StopReason, System, SystemBuilder, TellError,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
@@ -54,13 +54,18 @@ pub(crate) struct Env {
 
 impl Env {
     pub(crate) fn new() -> Env {
+        Env::build(|builder| builder)
+    }
+
+    /// The same runtime, with a system configured by `configure` (for example a lenient
+    /// root supervisor for the restart benches).
+    pub(crate) fn build(configure: impl FnOnce(SystemBuilder) -> SystemBuilder) -> Env {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(WORKER_THREADS)
             .enable_all()
             .build()
             .expect("bench: cannot build the tokio runtime");
-        let system = System::builder()
-            .handle(rt.handle().clone())
+        let system = configure(System::builder().handle(rt.handle().clone()))
             .build()
             .expect("bench: cannot build the system");
         Env { system, rt }
@@ -151,6 +156,10 @@ pub(crate) const TELL_1TO1: Workload = Workload {
         Variant {
             name: "snowglobe_tell_dynmessage",
             run: tell::snowglobe_dyn,
+        },
+        Variant {
+            name: "snowglobe_tell_supervised",
+            run: tell::snowglobe_supervised,
         },
         Variant {
             name: "tokio_bounded1024",
@@ -247,7 +256,7 @@ fn sum_to(n: u64) -> u64 {
     n * (n + 1) / 2
 }
 
-fn check_sum(what: &str, got: u64, n: u64) {
+pub(crate) fn check_sum(what: &str, got: u64, n: u64) {
     assert_eq!(
         got,
         sum_to(n),
@@ -255,7 +264,7 @@ fn check_sum(what: &str, got: u64, n: u64) {
     );
 }
 
-async fn stop<A: Actor>(actor: &ActorRef<A>) {
+pub(crate) async fn stop<A: Actor>(actor: &ActorRef<A>) {
     actor.stop();
     let reason = actor.stopped().await;
     assert!(
@@ -654,20 +663,75 @@ mod tell {
         TryTell,
     }
 
+    /// How the receiving actor is spawned.
+    #[derive(Clone, Copy)]
+    enum Spawn {
+        /// `spawn_with`: never restarted.
+        Plain,
+        /// `spawn_supervised` from a `ChildSpec` (permanent, default backoff): the same actor
+        /// under the system's supervisor. It never fails here; the variant measures what
+        /// being restartable costs the message path.
+        Supervised,
+    }
+
     pub(super) fn snowglobe_tell(env: &Env, n: u64, iters: u64) -> Duration {
-        snowglobe::<Sink>(env, n, iters, Mailbox::default(), Send::Tell, 1)
+        snowglobe::<Sink>(
+            env,
+            n,
+            iters,
+            Mailbox::default(),
+            Send::Tell,
+            1,
+            Spawn::Plain,
+        )
     }
 
     pub(super) fn snowglobe_try_tell(env: &Env, n: u64, iters: u64) -> Duration {
-        snowglobe::<Sink>(env, n, iters, Mailbox::default(), Send::TryTell, 1)
+        snowglobe::<Sink>(
+            env,
+            n,
+            iters,
+            Mailbox::default(),
+            Send::TryTell,
+            1,
+            Spawn::Plain,
+        )
     }
 
     pub(super) fn snowglobe_unbounded(env: &Env, n: u64, iters: u64) -> Duration {
-        snowglobe::<Sink>(env, n, iters, Mailbox::unbounded(), Send::Tell, 1)
+        snowglobe::<Sink>(
+            env,
+            n,
+            iters,
+            Mailbox::unbounded(),
+            Send::Tell,
+            1,
+            Spawn::Plain,
+        )
     }
 
     pub(super) fn snowglobe_dyn(env: &Env, n: u64, iters: u64) -> Duration {
-        snowglobe::<DynSink>(env, n, iters, Mailbox::default(), Send::Tell, 1)
+        snowglobe::<DynSink>(
+            env,
+            n,
+            iters,
+            Mailbox::default(),
+            Send::Tell,
+            1,
+            Spawn::Plain,
+        )
+    }
+
+    pub(super) fn snowglobe_supervised(env: &Env, n: u64, iters: u64) -> Duration {
+        snowglobe::<Sink>(
+            env,
+            n,
+            iters,
+            Mailbox::default(),
+            Send::Tell,
+            1,
+            Spawn::Supervised,
+        )
     }
 
     pub(super) fn fan_in_snowglobe(env: &Env, n: u64, iters: u64) -> Duration {
@@ -678,6 +742,7 @@ mod tell {
             Mailbox::default(),
             Send::Tell,
             FAN_IN_PRODUCERS,
+            Spawn::Plain,
         )
     }
 
@@ -689,6 +754,7 @@ mod tell {
             Mailbox::unbounded(),
             Send::Tell,
             FAN_IN_PRODUCERS,
+            Spawn::Plain,
         )
     }
 
@@ -757,6 +823,7 @@ mod tell {
         mailbox: Mailbox,
         send: Send,
         producers: u64,
+        spawn: Spawn,
     ) -> Duration
     where
         A: Actor + Default,
@@ -765,9 +832,13 @@ mod tell {
         let system = env.system().clone();
         env.run(async move {
             let options = SpawnOptions::new().mailbox(mailbox);
-            let sink = system
-                .spawn_with(A::default(), options)
-                .expect("bench: spawn failed");
+            let sink = match spawn {
+                Spawn::Plain => system.spawn_with(A::default(), options),
+                Spawn::Supervised => {
+                    system.spawn_supervised(ChildSpec::new(A::default).options(options))
+                }
+            }
+            .expect("bench: spawn failed");
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let (done_tx, done_rx) = oneshot::channel();
@@ -798,6 +869,7 @@ mod tell {
                     handle.await.expect("bench: producer panicked");
                 }
             }
+            assert_eq!(sink.restarts(), 0, "bench: the sink was restarted");
             stop(&sink).await;
             total
         })

@@ -29,6 +29,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::cell::{Cell, Core, Node, signal};
+use super::restart::stop_requested;
 use super::{Actor, ActorId, StopReason};
 use crate::supervision::Strategy;
 use crate::system::System;
@@ -142,16 +143,8 @@ pub(crate) async fn turn<A: Actor>(
 ) -> Result<oneshot::Sender<()>, StopReason> {
     poll_fn(|cx| {
         cell.queue.register_receiver(cx.waker());
-        let bits = cell.queue.peek_signals();
-        if bits & (signal::KILL | signal::STOP | signal::SHUTDOWN) != 0 {
-            cell.queue.take_signals();
-            return Poll::Ready(Err(if bits & signal::KILL != 0 {
-                StopReason::Killed
-            } else if bits & signal::STOP != 0 {
-                StopReason::Normal
-            } else {
-                StopReason::Shutdown
-            }));
+        if let Some(reason) = stop_requested(cell) {
+            return Poll::Ready(Err(reason));
         }
         match std::pin::Pin::new(&mut turn).poll(cx) {
             Poll::Ready(Ok(started)) => Poll::Ready(Ok(started)),

@@ -203,24 +203,38 @@ pub(crate) fn next_delay<A: Actor>(cell: &Cell<A>, restarter: &mut Restarter<A>)
 /// Waits out a backoff on the system's clock. A stop or a kill meanwhile ends the wait and
 /// says how the actor stops instead.
 pub(crate) async fn backoff<A: Actor>(cell: &Cell<A>, delay: Duration) -> Option<StopReason> {
+    if delay.is_zero() {
+        // No timer: the runtime's timers tick in milliseconds, and a restart takes
+        // microseconds.
+        return stop_requested(cell);
+    }
     let mut sleep = pin!(cell.core.system.sleep(delay));
     poll_fn(|cx| {
         // Registered first, so that a signal raised from now on wakes this wait.
         cell.queue.register_receiver(cx.waker());
-        let bits = cell.queue.peek_signals();
-        if bits & (signal::KILL | signal::STOP | signal::SHUTDOWN) != 0 {
-            cell.queue.take_signals();
-            return Poll::Ready(Some(if bits & signal::KILL != 0 {
-                StopReason::Killed
-            } else if bits & signal::STOP != 0 {
-                StopReason::Normal
-            } else {
-                StopReason::Shutdown
-            }));
+        if let Some(reason) = stop_requested(cell) {
+            return Poll::Ready(Some(reason));
         }
         sleep.as_mut().poll(cx).map(|()| None)
     })
     .await
+}
+
+/// A stop, a kill or a shutdown raised for an actor between instances: taken, and how the
+/// actor ends.
+pub(crate) fn stop_requested<A: Actor>(cell: &Cell<A>) -> Option<StopReason> {
+    let bits = cell.queue.peek_signals();
+    if bits & (signal::KILL | signal::STOP | signal::SHUTDOWN) == 0 {
+        return None;
+    }
+    cell.queue.take_signals();
+    Some(if bits & signal::KILL != 0 {
+        StopReason::Killed
+    } else if bits & signal::STOP != 0 {
+        StopReason::Normal
+    } else {
+        StopReason::Shutdown
+    })
 }
 
 /// Hands a failure that exceeded the supervisor's intensity up the tree: to the parent,
