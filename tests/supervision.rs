@@ -739,3 +739,57 @@ async fn an_ask_that_times_out_during_the_backoff_is_still_handled_by_the_new_in
     assert_eq!(worker.generation().await.unwrap(), 2);
     system.shutdown().await;
 }
+
+/// Panics in `on_stop`, every time.
+struct Clumsy {
+    generation: u32,
+}
+
+impl Actor for Clumsy {
+    type Msg = ClumsyMsg;
+
+    async fn on_stop(&mut self, _: &mut Context<Self>, _: &StopReason) {
+        panic!("dropped the tray");
+    }
+}
+
+#[messages]
+impl Clumsy {
+    #[message(name = ClumsyGeneration)]
+    fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    #[message(name = ClumsyCrash)]
+    fn crash(&mut self) {
+        panic!("tripped");
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_on_stop_neither_blocks_a_restart_nor_a_stop() {
+    let system = system();
+    let generations = Generations::default();
+    let clumsy = system
+        .spawn_supervised(
+            ChildSpec::new({
+                let generations = generations.clone();
+                move || Clumsy {
+                    generation: generations.next(),
+                }
+            })
+            .backoff(Backoff::NONE),
+        )
+        .unwrap();
+    let _ = clumsy.crash().await;
+    assert_eq!(
+        clumsy.generation().await.unwrap(),
+        2,
+        "restarted despite on_stop"
+    );
+    clumsy.stop();
+    assert!(matches!(clumsy.stopped().await, StopReason::Normal));
+    let neighbour = system.spawn(plain_worker()).unwrap();
+    assert_eq!(neighbour.work(1).await.unwrap(), 1, "nothing spread");
+    system.shutdown().await;
+}

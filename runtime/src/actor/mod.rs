@@ -100,10 +100,11 @@ pub trait Actor: Sized + Send + 'static {
         async { Ok(()) }
     }
 
-    /// Runs once, after the last message was handled and the children have stopped.
+    /// Runs once per instance, after its last message was handled and its children have
+    /// stopped: when the actor stops, and before a restart replaces the instance.
     ///
     /// Not called when `on_start` failed. A panic here is caught and logged; the actor stops
-    /// with the original reason.
+    /// (or restarts) as it would have, with the original reason.
     fn on_stop(
         &mut self,
         ctx: &mut Context<Self>,
