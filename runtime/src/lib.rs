@@ -46,6 +46,7 @@ mod actor;
 mod address;
 mod mailbox;
 mod message;
+pub mod pubsub;
 mod supervision;
 mod system;
 
@@ -57,9 +58,13 @@ pub use mailbox::Mailbox;
 pub use message::{
     Accepts, Dispatch, DynMessage, Handler, Headers, Message, MessageId, ReplyTo, TraceContext,
 };
+pub use pubsub::{
+    Delivery, Event, EventBus, Pattern, Published, Subscribe, SubscribeError, SubscriptionId,
+    SubscriptionStats, Topic, TopicError, TopicName,
+};
 pub use supervision::{
-    ActorState, Backoff, ChildSpec, DeadLetter, DeadLetterReason, DeadLetters, LinkError,
-    PanicDecision, Restart, Strategy, Supervisor, Terminated, Tree, TreeNode,
+    ActorEvent, ActorState, Backoff, ChildSpec, DeadLetter, DeadLetterReason, DeadLetters,
+    LinkError, PanicDecision, Restart, Strategy, Supervisor, Terminated, Tree, TreeNode,
 };
 pub use system::{
     BuildError, Bulkhead, BulkheadError, Instant, LookupError, RegisterError, RootFailure,

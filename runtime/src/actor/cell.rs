@@ -14,7 +14,7 @@ use super::{Actor, ActorId, PanicMessage, StopReason};
 use crate::mailbox::Queue;
 use crate::message::{Envelope, Headers};
 use crate::supervision::{
-    DeadLetter, DeadLetterReason, LinkError, RestartLog, Supervisor, Terminated,
+    ActorEvent, DeadLetter, DeadLetterReason, LinkError, RestartLog, Supervisor, Terminated,
 };
 use crate::system::{Bulkhead, Instant, System};
 
@@ -98,6 +98,8 @@ struct Extra {
     watching: Vec<(ActorId, Weak<dyn Node>)>,
     /// The actors linked to this instance.
     links: Vec<(ActorId, Weak<dyn Node>)>,
+    /// Run once the actor has stopped (subscriptions ending with their subscriber).
+    on_finish: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 /// Delivers [`Terminated`] to one watcher.
@@ -303,7 +305,7 @@ impl Core {
             end.reason = Some(reason.clone());
             std::mem::take(&mut end.waiters)
         };
-        let (watchers, watching) = match self.extra.lock().as_mut() {
+        let (watchers, watching, on_finish) = match self.extra.lock().as_mut() {
             Some(extra) => {
                 // A restart group waiting for this actor to retire or to start goes on
                 // without it.
@@ -312,10 +314,14 @@ impl Core {
                 (
                     std::mem::take(&mut extra.watchers),
                     std::mem::take(&mut extra.watching),
+                    std::mem::take(&mut extra.on_finish),
                 )
             }
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
+        for hook in on_finish {
+            hook();
+        }
         self.break_links(reason);
         for (_, target) in watching {
             if let Some(target) = target.upgrade() {
@@ -325,6 +331,10 @@ impl Core {
         for (_, deliver) in watchers {
             deliver(&self.system, Terminated::new(self.id, reason.clone()));
         }
+        self.system.shared().actor_event(|| ActorEvent::Stopped {
+            id: self.id,
+            reason: reason.clone(),
+        });
         if let Some(name) = self.name.get() {
             self.system.shared().registry.remove(name, self.id);
         }
@@ -359,6 +369,19 @@ impl Core {
             e.watchers.retain(|(id, _)| *id != watcher);
             e.watchers.push((watcher, deliver));
         });
+    }
+
+    /// Runs `hook` once the actor has stopped, or now if it has; says whether it had.
+    pub(crate) fn on_finish(&self, hook: Box<dyn FnOnce() + Send>) -> bool {
+        let end = self.end.lock();
+        if end.reason.is_some() {
+            drop(end);
+            hook();
+            return true;
+        }
+        // Under the `end` lock, as for watchers: `finish` takes the hooks after the reason.
+        self.with_extra(|e| e.on_finish.push(hook));
+        false
     }
 
     pub(crate) fn remove_watcher(&self, watcher: ActorId) {

@@ -18,7 +18,7 @@ use crate::mailbox::{Pop, Ready};
 use crate::message::{
     self, Dispatch, Envelope, Failure, TraceContext, catch_panic, catch_task_panic, dropping_with,
 };
-use crate::supervision::{DeadLetterReason, PanicDecision, Strategy};
+use crate::supervision::{ActorEvent, DeadLetterReason, PanicDecision, Strategy};
 use crate::system::DedicatedThread;
 
 /// Messages an actor handles in a row before it yields its worker thread to other tasks.
@@ -188,10 +188,17 @@ async fn restart<A: Actor>(
             }
         }
     }
-    drop(end);
     cell.core.discard_stale();
     cell.queue.reopen();
     cell.core.count_restart();
+    cell.core
+        .system
+        .shared()
+        .actor_event(|| ActorEvent::Restarted {
+            id: cell.core.id,
+            restarts: cell.core.restarts(),
+            reason: end.reason,
+        });
     cell.core.set_lifecycle(Lifecycle::Starting);
     let next = restarter.make();
     if next.is_none() {

@@ -110,6 +110,10 @@ impl<M: Message> Recipient<M> {
         self.cell.core().id
     }
 
+    pub(crate) fn core(&self) -> &Core {
+        self.cell.core()
+    }
+
     /// Whether the actor has not stopped yet.
     #[must_use]
     pub fn is_alive(&self) -> bool {

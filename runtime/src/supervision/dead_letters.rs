@@ -2,13 +2,14 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
 use crate::actor::{ActorId, PanicMessage};
-use crate::address::{Recipient, TellError};
+use crate::address::Recipient;
 use crate::message::{Headers, Message};
+use crate::pubsub::{Delivery, Subscribe, Topic};
 
 /// Why a message became a dead letter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +22,9 @@ pub enum DeadLetterReason {
     HandlerPanicked(PanicMessage),
     /// Its handler was running when the actor was killed.
     Interrupted,
+    /// The actor's mailbox was full, and the sender's policy was to give up rather than
+    /// wait (an event bus subscription with [`Delivery::DeadLetter`](crate::Delivery)).
+    MailboxFull,
 }
 
 impl fmt::Display for DeadLetterReason {
@@ -29,6 +33,7 @@ impl fmt::Display for DeadLetterReason {
             DeadLetterReason::ActorStopped => f.write_str("actor stopped before handling it"),
             DeadLetterReason::HandlerPanicked(p) => write!(f, "handler panicked: {p}"),
             DeadLetterReason::Interrupted => f.write_str("handler interrupted by a kill"),
+            DeadLetterReason::MailboxFull => f.write_str("mailbox full"),
         }
     }
 }
@@ -120,23 +125,23 @@ pub struct DeadLetters {
     actor_stopped: AtomicU64,
     panicked: AtomicU64,
     interrupted: AtomicU64,
-    subscribers: Mutex<Vec<Recipient<DeadLetter>>>,
-    /// Whether there are subscribers: recording without any takes no lock for them.
-    subscribed: AtomicBool,
+    mailbox_full: AtomicU64,
+    /// Subscribers get each letter as an event on the system's bus.
+    topic: Topic<DeadLetter>,
     /// Letters a subscriber did not get because its mailbox was full.
     missed: AtomicU64,
 }
 
 impl DeadLetters {
-    pub(crate) fn new(capacity: usize) -> DeadLetters {
+    pub(crate) fn new(capacity: usize, topic: Topic<DeadLetter>) -> DeadLetters {
         DeadLetters {
             recent: Mutex::new(VecDeque::new()),
             capacity,
             actor_stopped: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
             interrupted: AtomicU64::new(0),
-            subscribers: Mutex::new(Vec::new()),
-            subscribed: AtomicBool::new(false),
+            mailbox_full: AtomicU64::new(0),
+            topic,
             missed: AtomicU64::new(0),
         }
     }
@@ -144,11 +149,14 @@ impl DeadLetters {
     /// Sends every dead letter recorded from now on to `subscriber`, until it stops or
     /// [unsubscribes](DeadLetters::unsubscribe). Subscribing twice sends each letter once.
     ///
-    /// Letters are sent with `try_tell`: recording a dead letter never waits. A letter that
-    /// finds the subscriber's mailbox full is not sent to it and is counted in
-    /// [`missed`](DeadLetters::missed) (it is still counted and kept in the ring). A letter
-    /// for a `DeadLetter` message (a subscriber that failed to handle one) is not sent to
-    /// subscribers, so a failing subscriber cannot feed itself.
+    /// Dead letters are events on the system's bus ([`System::events`](crate::System::events)),
+    /// and this is a subscription to them with [`Delivery::DropNewest`]: recording a dead
+    /// letter never waits, and a letter that finds the subscriber's mailbox full is not sent
+    /// to it and is counted in [`missed`](DeadLetters::missed) (it is still counted and kept
+    /// in the ring). For another policy or a filter, subscribe to the topic
+    /// `system.events().topic::<DeadLetter>()` directly. A letter for a `DeadLetter` message
+    /// (a subscriber that failed to handle one) is not published, so a failing subscriber
+    /// cannot feed itself.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -189,19 +197,17 @@ impl DeadLetters {
     /// # }
     /// ```
     pub fn subscribe(&self, subscriber: Recipient<DeadLetter>) {
-        let mut subscribers = self.subscribers.lock();
-        if !subscribers.contains(&subscriber) {
-            subscribers.push(subscriber);
+        if self.topic.has_subscriber(subscriber.id()) {
+            return;
         }
-        self.subscribed.store(true, Ordering::Release);
+        let drop_when_full = Subscribe::new().delivery(Delivery::DropNewest);
+        // A stopped subscriber has nothing to subscribe, and nothing to be told.
+        let _ = self.topic.subscribe_with(subscriber, drop_when_full);
     }
 
     /// Stops sending dead letters to the actor `subscriber`.
     pub fn unsubscribe(&self, subscriber: ActorId) {
-        let mut subscribers = self.subscribers.lock();
-        subscribers.retain(|s| s.id() != subscriber);
-        self.subscribed
-            .store(!subscribers.is_empty(), Ordering::Release);
+        self.topic.remove_subscriber(subscriber);
     }
 
     /// Letters a subscriber missed because its mailbox was full, since the system started.
@@ -210,30 +216,12 @@ impl DeadLetters {
         self.missed.load(Ordering::Relaxed)
     }
 
-    fn notify(&self, letter: &DeadLetter) {
-        if letter.message_type == std::any::type_name::<DeadLetter>() {
-            return;
-        }
-        let mut subscribers = self.subscribers.lock();
-        subscribers.retain(|subscriber| match subscriber.try_tell(letter.clone()) {
-            Ok(()) => true,
-            Err(TellError::Full(_)) => {
-                self.missed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(subscriber = %subscriber.id(), "dead-letter subscriber's mailbox is full; letter not sent");
-                true
-            }
-            // It stopped: it unsubscribes.
-            Err(TellError::Closed(_)) => false,
-        });
-        self.subscribed
-            .store(!subscribers.is_empty(), Ordering::Release);
-    }
-
     pub(crate) fn record(&self, letter: DeadLetter) {
         let counter = match letter.reason {
             DeadLetterReason::ActorStopped => &self.actor_stopped,
             DeadLetterReason::HandlerPanicked(_) => &self.panicked,
             DeadLetterReason::Interrupted => &self.interrupted,
+            DeadLetterReason::MailboxFull => &self.mailbox_full,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
@@ -243,8 +231,20 @@ impl DeadLetters {
             reason = %letter.reason,
             "dead letter"
         );
-        if self.subscribed.load(Ordering::Acquire) {
-            self.notify(&letter);
+        // A letter about a dead letter (a subscriber that failed on one, or stopped with
+        // one queued) is not sent on: a failing subscriber must not feed itself.
+        if self.topic.has_subscribers()
+            && letter.message_type != std::any::type_name::<DeadLetter>()
+        {
+            let published = self.topic.try_publish(letter.clone());
+            if published.dropped > 0 {
+                self.missed
+                    .fetch_add(published.dropped as u64, Ordering::Relaxed);
+                tracing::warn!(
+                    missed = published.dropped,
+                    "a dead-letter subscriber's mailbox is full; letter not sent"
+                );
+            }
         }
         if self.capacity == 0 {
             return;
@@ -262,6 +262,7 @@ impl DeadLetters {
         self.actor_stopped.load(Ordering::Relaxed)
             + self.panicked.load(Ordering::Relaxed)
             + self.interrupted.load(Ordering::Relaxed)
+            + self.mailbox_full.load(Ordering::Relaxed)
     }
 
     /// Dead letters with a reason of this kind (the reason's payload is ignored).
@@ -271,6 +272,7 @@ impl DeadLetters {
             DeadLetterReason::ActorStopped => &self.actor_stopped,
             DeadLetterReason::HandlerPanicked(_) => &self.panicked,
             DeadLetterReason::Interrupted => &self.interrupted,
+            DeadLetterReason::MailboxFull => &self.mailbox_full,
         }
         .load(Ordering::Relaxed)
     }
@@ -287,7 +289,7 @@ impl fmt::Debug for DeadLetters {
         f.debug_struct("DeadLetters")
             .field("count", &self.count())
             .field("capacity", &self.capacity)
-            .field("subscribers", &self.subscribers.lock().len())
+            .field("subscribers", &self.topic.subscriptions())
             .finish_non_exhaustive()
     }
 }

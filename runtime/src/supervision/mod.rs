@@ -19,12 +19,14 @@
 //! supervision tree with each actor's state and restart count.
 
 mod dead_letters;
+mod events;
 mod spec;
 mod strategy;
 mod tree;
 mod watch;
 
 pub use dead_letters::{DeadLetter, DeadLetterReason, DeadLetters};
+pub use events::ActorEvent;
 pub use spec::{Backoff, ChildSpec, PanicDecision, Restart};
 pub use strategy::{Strategy, Supervisor};
 pub use tree::{ActorState, Tree, TreeNode};

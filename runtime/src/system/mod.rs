@@ -22,7 +22,8 @@ use parking_lot::Mutex;
 
 use crate::actor::{Actor, ActorId, Group, Node, StopReason, signal};
 use crate::address::ActorRef;
-use crate::supervision::{ChildSpec, DeadLetters, RestartLog, Supervisor, Tree};
+use crate::pubsub::{EventBus, Topic};
+use crate::supervision::{ActorEvent, ChildSpec, DeadLetters, RestartLog, Supervisor, Tree};
 
 pub use builder::{BuildError, SystemBuilder};
 pub use bulkhead::{Bulkhead, BulkheadError};
@@ -89,6 +90,9 @@ pub(crate) struct Shared {
     root: Mutex<Root>,
     pub(crate) registry: Registry,
     pub(crate) dead_letters: DeadLetters,
+    pub(crate) events: EventBus,
+    /// The runtime's own [`ActorEvent`]s.
+    pub(crate) actor_events: Topic<ActorEvent>,
     /// The runtime this system created, if it created one.
     owned: Mutex<Option<tokio::runtime::Runtime>>,
     /// The bulkheads made with [`System::bulkhead`], shut down with the system.
@@ -147,6 +151,7 @@ impl Shared {
         config: Config,
         dead_letter_capacity: usize,
     ) -> Shared {
+        let events = EventBus::new(this.clone());
         Shared {
             this,
             rt,
@@ -162,7 +167,9 @@ impl Shared {
                 group: None,
             }),
             registry: Registry::default(),
-            dead_letters: DeadLetters::new(dead_letter_capacity),
+            dead_letters: DeadLetters::new(dead_letter_capacity, events.topic()),
+            actor_events: events.topic(),
+            events,
             owned: Mutex::new(owned),
             bulkheads: Mutex::new(Vec::new()),
         }
@@ -170,6 +177,13 @@ impl Shared {
 
     pub(crate) fn rt(&self) -> &Rt {
         &self.rt
+    }
+
+    /// Publishes one of the runtime's own events, if anyone listens.
+    pub(crate) fn actor_event(&self, event: impl FnOnce() -> ActorEvent) {
+        if self.actor_events.has_subscribers() {
+            self.actor_events.try_publish(event());
+        }
     }
 
     /// A reference that does not keep the system alive.
@@ -486,6 +500,12 @@ impl System {
     #[must_use]
     pub fn dead_letters(&self) -> &DeadLetters {
         &self.shared.dead_letters
+    }
+
+    /// The system's publish-subscribe bus: see [`EventBus`].
+    #[must_use]
+    pub fn events(&self) -> &EventBus {
+        &self.shared.events
     }
 
     /// Spawns a supervised top-level actor: a failure restarts it with a fresh instance from

@@ -8,7 +8,7 @@ use super::bulkhead::{Bulkhead, DedicatedThread};
 use crate::actor::{self, Actor, Cell, Context, Core, Launch, Lifecycle, Node, Restarter};
 use crate::address::ActorRef;
 use crate::mailbox::{Mailbox, Queue};
-use crate::supervision::ChildSpec;
+use crate::supervision::{ActorEvent, ChildSpec};
 
 /// Options for one spawn: a name, a mailbox other than the actor type's default.
 ///
@@ -255,6 +255,13 @@ impl System {
 
         let addr = ActorRef::from_cell(cell.clone());
         tracing::trace!(actor = %id, name = name.as_deref(), kind = std::any::type_name::<A>(), "spawn");
+        // Before the task starts, so that it comes before the actor's other events.
+        shared.actor_event(|| ActorEvent::Started {
+            id,
+            name,
+            type_name: std::any::type_name::<A>(),
+            parent: parent.map(|p| p.core().id),
+        });
         let launch = match thread {
             Some(thread) => Launch::Thread(thread),
             None => Launch::Runtime,
