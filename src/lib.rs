@@ -201,14 +201,14 @@
 pub use snowglobe_macros::{Actor, handler, message, messages};
 pub use snowglobe_runtime::{
     Accepts, Actor, ActorEvent, ActorId, ActorRef, ActorState, Ask, AskError, Backoff, BoxError,
-    BuildError, Bulkhead, BulkheadError, ChildSpec, Context, DeadLetter, DeadLetterReason,
-    DeadLetters, Delivery, Dispatch, DynMessage, Endpoint, Event, EventBus, Handled, Handler,
-    Headers, Instant, LinkError, LookupError, Mailbox, Message, MessageId, PanicDecision,
-    PanicMessage, Pattern, Published, Recipient, RegisterError, ReplyTo, Request, Restart,
-    RootFailure, SpawnError, SpawnOptions, StopReason, Strategy, Subscribe, SubscribeError,
-    SubscriptionId, SubscriptionStats, Supervisor, System, SystemBuilder, Tell, TellError,
-    Terminated, TimerHandle, Topic, TopicError, TopicName, TraceContext, Tree, TreeNode,
-    WeakActorRef, pubsub,
+    BuildError, Bulkhead, BulkheadError, ChildSpec, Consume, ConsumerStats, Context, DeadLetter,
+    DeadLetterReason, DeadLetters, Delivery, Dispatch, DurableError, DurableTopic, DynMessage,
+    Endpoint, Event, EventBus, Handled, Handler, Headers, Instant, LinkError, LookupError, Mailbox,
+    Message, MessageId, PanicDecision, PanicMessage, Pattern, Published, Recipient, Record,
+    RegisterError, ReplyTo, Request, Restart, Retention, RootFailure, SpawnError, SpawnOptions,
+    StartAt, StopReason, Strategy, Subscribe, SubscribeError, SubscriptionId, SubscriptionStats,
+    Supervisor, System, SystemBuilder, Tell, TellError, Terminated, TimerHandle, Topic, TopicError,
+    TopicName, TraceContext, Tree, TreeNode, WeakActorRef, pubsub,
 };
 
 /// The names almost every program needs: `use snowglobe::prelude::*;` brings the `Actor`

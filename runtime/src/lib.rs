@@ -59,7 +59,8 @@ pub use message::{
     Accepts, Dispatch, DynMessage, Handler, Headers, Message, MessageId, ReplyTo, TraceContext,
 };
 pub use pubsub::{
-    Delivery, Event, EventBus, Pattern, Published, Subscribe, SubscribeError, SubscriptionId,
+    Consume, ConsumerStats, Delivery, DurableError, DurableTopic, Event, EventBus, Pattern,
+    Published, Record, Retention, StartAt, Subscribe, SubscribeError, SubscriptionId,
     SubscriptionStats, Topic, TopicError, TopicName,
 };
 pub use supervision::{

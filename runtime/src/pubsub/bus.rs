@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 use dashmap::DashMap;
 use tokio::sync::oneshot;
 
+use super::durable::{DurableError, DurableTopic, Retention};
 use super::name::TopicName;
 use super::topic::TopicState;
 use super::{Event, Published, Subscribe, SubscribeError, SubscriptionId, SubscriptionStats};
@@ -26,6 +27,7 @@ pub struct EventBus {
 
 struct Inner {
     topics: DashMap<TypeId, Arc<dyn AnyTopic>>,
+    durables: DashMap<Arc<str>, Arc<dyn Any + Send + Sync>>,
     next_id: AtomicU64,
     system: Weak<Shared>,
 }
@@ -51,6 +53,7 @@ impl EventBus {
         EventBus {
             inner: Arc::new(Inner {
                 topics: DashMap::new(),
+                durables: DashMap::new(),
                 next_id: AtomicU64::new(1),
                 system,
             }),
@@ -74,6 +77,77 @@ impl EventBus {
             state,
             bus: self.clone(),
         }
+    }
+
+    /// The durable topic `name`, made with `retention` the first time (later calls return the
+    /// same topic and ignore `retention`). Events published on it are kept in a log and
+    /// delivered at least once to each named consumer: see [`DurableTopic`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use snowglobe_runtime::{
+    ///     Actor, Consume, Context, DynMessage, Handler, Message, Record, Retention, System,
+    /// };
+    ///
+    /// #[derive(Clone)]
+    /// struct Shipped(u64);
+    /// impl Message for Shipped { type Reply = (); }
+    ///
+    /// #[derive(Default)]
+    /// struct Ledger { total: u64 }
+    /// impl Actor for Ledger { type Msg = DynMessage<Self>; }
+    /// impl Handler<Record<Shipped>> for Ledger {
+    ///     async fn handle(&mut self, record: Record<Shipped>, _: &mut Context<Self>) {
+    ///         self.total += record.event.0;
+    ///         record.ack(); // handled: not delivered again
+    ///     }
+    /// }
+    /// struct Total;
+    /// impl Message for Total { type Reply = u64; }
+    /// impl Handler<Total> for Ledger {
+    ///     async fn handle(&mut self, _: Total, _: &mut Context<Self>) -> u64 { self.total }
+    /// }
+    ///
+    /// let system = System::new();
+    /// let shipped = system.events().durable::<Shipped>("shipped", Retention::all()).unwrap();
+    /// shipped.publish(Shipped(5)); // kept in the log, even with no consumer yet
+    /// let ledger = system.spawn(Ledger::default()).unwrap();
+    /// shipped.consume("ledger", ledger.recipient(), Consume::new()).unwrap();
+    /// shipped.publish(Shipped(7));
+    /// # while shipped.consumer_stats("ledger").unwrap().acked_up_to < 2 { tokio::task::yield_now().await; }
+    /// assert_eq!(ledger.ask(Total).await.unwrap(), 12);
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`DurableError::WrongType`] if `name` holds another event type;
+    /// [`DurableError::EmptyName`].
+    pub fn durable<E: Event>(
+        &self,
+        name: impl Into<Arc<str>>,
+        retention: Retention,
+    ) -> Result<DurableTopic<E>, DurableError> {
+        let name: Arc<str> = name.into();
+        if name.is_empty() {
+            return Err(DurableError::EmptyName);
+        }
+        let state = self
+            .inner
+            .durables
+            .entry(name.clone())
+            .or_insert_with(|| {
+                let topic =
+                    DurableTopic::<E>::open(name.clone(), retention, self.inner.system.clone());
+                topic.state().clone()
+            })
+            .clone();
+        let state = state
+            .downcast::<super::durable::State<E>>()
+            .map_err(|_| DurableError::WrongType(name))?;
+        Ok(DurableTopic::from_state(state))
     }
 
     /// Subscribes to every event of type `E`, with backpressure. See [`Topic::subscribe`].

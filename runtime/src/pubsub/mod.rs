@@ -73,6 +73,7 @@
 //! letter, and nothing is delivered afterwards.
 
 mod bus;
+mod durable;
 mod name;
 mod topic;
 
@@ -83,6 +84,7 @@ use crate::actor::ActorId;
 use crate::message::Message;
 
 pub use bus::{EventBus, Topic};
+pub use durable::{Consume, ConsumerStats, DurableError, DurableTopic, Record, Retention, StartAt};
 pub use name::{Pattern, TopicError, TopicName};
 
 /// A subscription's filter.
