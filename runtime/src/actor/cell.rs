@@ -233,8 +233,16 @@ impl Core {
     /// As a member of a restart group: asks this actor to retire its instance; `retired` is
     /// told when it has (or dropped if the actor stops instead). Raise [`signal::SUSPEND`]
     /// after.
-    pub(crate) fn ask_suspend(&self, retired: oneshot::Sender<()>) {
+    /// `false` if the actor has stopped (then nothing will retire).
+    pub(crate) fn ask_suspend(&self, retired: oneshot::Sender<()>) -> bool {
+        // Under the `end` lock: `finish` sets the reason under it and drops the request after.
+        let end = self.end.lock();
+        if end.reason.is_some() {
+            return false;
+        }
         self.with_extra(|e| e.suspend = Some(retired));
+        drop(end);
+        true
     }
 
     pub(crate) fn suspend_requested(&self) -> bool {

@@ -232,7 +232,12 @@ impl<A: Actor> Context<A> {
         let watcher = self.myself.downgrade();
         let watcher_id = self.myself.id();
         let deliver: Deliver = Box::new(move |system: &System, terminated: Terminated| {
-            deliver(system, watcher_id, watcher.upgrade(), make(terminated));
+            let watcher = watcher.upgrade();
+            if let Some(watcher) = &watcher {
+                // The watch is spent: the watcher forgets the target (and its memory).
+                watcher.cell().core.forget_watching(terminated.id);
+            }
+            deliver(system, watcher_id, watcher, make(terminated));
         });
         let node = Arc::downgrade(target.cell()) as Weak<dyn Node>;
         self.myself.cell().core.note_watching(target.id(), node);

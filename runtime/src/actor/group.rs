@@ -202,7 +202,10 @@ async fn round(supervising: &Supervising, group: &Group, failed: &[(ActorId, Dur
                 continue;
             }
             let (retired, receiver) = oneshot::channel();
-            member.core().ask_suspend(retired);
+            if !member.core().ask_suspend(retired) {
+                // It has stopped for good: nothing to retire.
+                continue;
+            }
             receiver
         };
         member.request_stop(signal::SUSPEND);

@@ -150,7 +150,11 @@ pub(crate) fn verdict<A: Actor>(
             }
             _ => return Verdict::Stop,
         },
-        None => core.system.shared().permit_root_restart(now),
+        None => match core.system.shared().permit_root_restart(now) {
+            Some(permitted) => permitted,
+            // The system is shutting down: no restart, and nothing to report.
+            None => return Verdict::Stop,
+        },
     };
     if permitted {
         Verdict::Restart
@@ -227,14 +231,20 @@ pub(crate) fn stop_requested<A: Actor>(cell: &Cell<A>) -> Option<StopReason> {
     if bits & (signal::KILL | signal::STOP | signal::SHUTDOWN) == 0 {
         return None;
     }
-    cell.queue.take_signals();
-    Some(if bits & signal::KILL != 0 {
-        StopReason::Killed
+    stop_reason(cell.queue.take_signals())
+}
+
+/// How an actor ends for the stop, kill or shutdown among `bits`, if any.
+pub(crate) fn stop_reason(bits: u8) -> Option<StopReason> {
+    if bits & signal::KILL != 0 {
+        Some(StopReason::Killed)
     } else if bits & signal::STOP != 0 {
-        StopReason::Normal
+        Some(StopReason::Normal)
+    } else if bits & signal::SHUTDOWN != 0 {
+        Some(StopReason::Shutdown)
     } else {
-        StopReason::Shutdown
-    })
+        None
+    }
 }
 
 /// Hands a failure that exceeded the supervisor's intensity up the tree: to the parent,

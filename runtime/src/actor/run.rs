@@ -11,7 +11,8 @@ use super::cell::{Lifecycle, signal};
 use super::group;
 use super::guard::{Guarded, Interrupt};
 use super::restart::{
-    End, EndKind, Restarter, Verdict, backoff, escalate, flags, instance_flags, next_delay, verdict,
+    End, EndKind, Restarter, Verdict, backoff, escalate, flags, instance_flags, next_delay,
+    stop_reason, verdict,
 };
 use super::{Actor, Cell, Context, StopReason};
 use crate::mailbox::{Pop, Ready};
@@ -105,6 +106,17 @@ async fn after<A: Actor>(
 ) -> bool {
     // Links belong to an instance: they go with it, and take its failure along.
     cell.core.break_links(&end.reason);
+    // A kill raised as the instance ended is final; `finish` spends it, so that the last
+    // `on_stop` still runs.
+    let end = if cell.queue.peek_signals() & signal::KILL != 0 {
+        End {
+            kind: EndKind::Final,
+            reason: StopReason::Killed,
+            ..end
+        }
+    } else {
+        end
+    };
     let verdict = verdict(cell, restarter.as_deref(), &end);
     let (reason, started, verdict) = match restarter.as_deref_mut() {
         Some(restarter) if matches!(verdict, Verdict::Restart | Verdict::Rejoin) => {
@@ -143,7 +155,11 @@ async fn finish<A: Actor>(
         // is harmless.)
         cell.queue.take_signals();
     }
-    retire(cell, instance, started, ctx, &reason, kill).await;
+    let reason = if retire(cell, instance, started, ctx, &reason, kill).await {
+        StopReason::Killed
+    } else {
+        reason
+    };
     drain(cell).await;
     // Handed up first: whoever awaits `stopped()` finds the failure reported.
     if verdict == Verdict::Escalate {
@@ -166,7 +182,9 @@ async fn restart<A: Actor>(
 ) -> Result<Option<A>, StopReason> {
     cell.core.set_lifecycle(Lifecycle::Restarting);
     tracing::debug!(actor = %cell.core.id, reason = %end.reason, "restarting");
-    retire(cell, instance, end.started, ctx, &end.reason, false).await;
+    if retire(cell, instance, end.started, ctx, &end.reason, false).await {
+        return Err(StopReason::Killed);
+    }
     let supervising = group::Supervising::of(&cell.core);
     match supervising {
         Some(supervising)
@@ -187,6 +205,11 @@ async fn restart<A: Actor>(
                 return Err(reason);
             }
         }
+    }
+    // Signals raised for the old instance do not reach the new one; a stop raised meanwhile
+    // ends the actor instead.
+    if let Some(reason) = stop_reason(cell.queue.take_signals()) {
+        return Err(reason);
     }
     cell.core.discard_stale();
     cell.queue.reopen();
@@ -217,8 +240,14 @@ async fn retire<A: Actor>(
     ctx: &mut Context<A>,
     reason: &StopReason,
     kill: bool,
-) {
+) -> bool {
     Box::pin(stop_children(cell, kill)).await;
+    // A kill that came while the children stopped is spent here, so that `on_stop` runs, as
+    // a kill promises; the caller ends the actor after.
+    let killed = !kill && cell.queue.peek_signals() & signal::KILL != 0;
+    if killed {
+        cell.queue.take_signals();
+    }
     if let Some(mut actor) = instance {
         if started {
             let stopping = Guarded::new(&cell.queue, Box::pin(actor.on_stop(ctx, reason))).await;
@@ -230,6 +259,7 @@ async fn retire<A: Actor>(
         drop(actor);
     }
     ctx.cancel_timers();
+    killed
 }
 
 /// Runs one instance: `on_start`, then its messages. `on_stop` runs later, in `retire`.
@@ -330,7 +360,7 @@ fn handle_messages<'a, A: Actor>(
                     if let Err(interrupt) = outcome
                         && let Some(end) = failed(cell, actor, ctx, Some(message_type), interrupt)
                     {
-                        return end;
+                        return settle(end, state.graceful);
                     }
                 }
                 Step::Wait => {
@@ -350,7 +380,7 @@ fn handle_messages<'a, A: Actor>(
                     cell.queue.release();
                     cell.core.system.shared().rt().yield_now().await;
                 }
-                Step::Stop(end) => return end,
+                Step::Stop(end) => return settle(end, state.graceful),
             }
         }
     }
@@ -425,6 +455,17 @@ fn on_signals<A: Actor>(
     if bits & signal::KILL != 0 {
         return Some(End::finished(StopReason::Killed));
     }
+    // A stop from outside is noted first: it is final, and a failure raised with it must
+    // not turn it into a restart.
+    if bits & (signal::STOP | signal::SHUTDOWN) != 0 && state.graceful == Graceful::No {
+        state.graceful = if bits & signal::SHUTDOWN != 0 {
+            Graceful::Shutdown
+        } else {
+            Graceful::Normal
+        };
+        cell.core.set_lifecycle(Lifecycle::Stopping);
+        cell.queue.close();
+    }
     if bits & signal::IMPOSED != 0
         && let Some(reason) = cell.core.take_imposed()
     {
@@ -436,12 +477,10 @@ fn on_signals<A: Actor>(
     {
         return Some(end);
     }
-    let stop = signal::STOP | signal::SHUTDOWN | signal::SELF_STOP;
-    if bits & signal::SUSPEND != 0
-        && bits & (signal::STOP | signal::SHUTDOWN) == 0
-        && state.graceful == Graceful::No
-        && cell.core.suspend_requested()
-    {
+    if state.graceful != Graceful::No {
+        return None;
+    }
+    if bits & signal::SUSPEND != 0 && cell.core.suspend_requested() {
         // A sibling failed: this instance retires and the restart group brings the next.
         // (A request left from an earlier round was answered already, and finds nothing.)
         return Some(End {
@@ -449,24 +488,30 @@ fn on_signals<A: Actor>(
             ..End::finished(StopReason::Shutdown)
         });
     }
-    if bits & stop == signal::SELF_STOP && state.renew && state.graceful == Graceful::No {
-        return Some(End {
-            kind: EndKind::SelfStop,
-            ..End::finished(StopReason::Normal)
-        });
-    }
-    if bits & stop != 0 && state.graceful == Graceful::No {
-        state.graceful = if bits & signal::SHUTDOWN != 0 {
-            Graceful::Shutdown
-        } else if bits & signal::STOP != 0 {
-            Graceful::Normal
-        } else {
-            Graceful::SelfStop
-        };
+    if bits & signal::SELF_STOP != 0 {
+        if state.renew {
+            return Some(End {
+                kind: EndKind::SelfStop,
+                ..End::finished(StopReason::Normal)
+            });
+        }
+        state.graceful = Graceful::SelfStop;
         cell.core.set_lifecycle(Lifecycle::Stopping);
         cell.queue.close();
     }
     None
+}
+
+/// An instance that fails while it stops on request (from outside, or with the system) ends
+/// for good: the stop was final before the failure came.
+fn settle(end: End, graceful: Graceful) -> End {
+    match (graceful, end.kind) {
+        (Graceful::Normal | Graceful::Shutdown, EndKind::Failure { .. }) => End {
+            kind: EndKind::Final,
+            ..end
+        },
+        _ => end,
+    }
 }
 
 /// After a handler (or a timer callback) failed: records its message as a dead letter, asks
@@ -588,6 +633,19 @@ pin_project! {
         trace: TraceContext,
         #[pin]
         fut: F,
+    }
+
+    impl<A: Actor, F> PinnedDrop for ActorTask<A, F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before the actor ended: its runtime shut down (a bulkhead's, say) or
+            // never ran it. The actor ends anyway, its queued asks answered. (An actor that
+            // ended, or was abandoned after a panic, is `Stopping` or `Stopped` by now.)
+            let cell = &this.cell;
+            if cell.core.lifecycle() < Lifecycle::Stopping {
+                tracing::warn!(actor = %cell.core.id, "actor task dropped before it ended");
+                abandon(cell.clone(), StopReason::Killed);
+            }
+        }
     }
 }
 

@@ -100,6 +100,10 @@ impl Bulkhead {
         self.inner.threads
     }
 
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.inner.runtime.lock().is_none()
+    }
+
     pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
         &self.inner.handle
     }

@@ -224,11 +224,11 @@ impl Shared {
             .clone()
     }
 
-    /// As the supervisor of top-level actors: records a restart if the intensity allows it
-    /// (and the system is not shutting down).
-    pub(crate) fn permit_root_restart(&self, now: Instant) -> bool {
+    /// As the supervisor of top-level actors: records a restart if the intensity allows it;
+    /// `None` while the system shuts down (no restart, and no failure to report).
+    pub(crate) fn permit_root_restart(&self, now: Instant) -> Option<bool> {
         let mut root = self.root.lock();
-        root.phase == Phase::Running && root.restarts.permit(now, &self.config.supervisor)
+        (root.phase == Phase::Running).then(|| root.restarts.permit(now, &self.config.supervisor))
     }
 
     /// A top-level actor failed beyond the system's intensity: it stays stopped, the other

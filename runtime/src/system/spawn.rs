@@ -145,9 +145,13 @@ pub enum SpawnError {
     /// The system is shutting down and starts no new actors.
     #[error("the system is shutting down")]
     ShuttingDown,
-    /// The parent is stopping and takes no new children.
+    /// The parent is stopping or restarting (its instance is retiring) and takes no new
+    /// children.
     #[error("the parent actor is stopping")]
     ParentStopping,
+    /// The bulkhead has shut down (with its system).
+    #[error("the bulkhead {0:?} has shut down")]
+    BulkheadShutDown(Arc<str>),
     /// The operating system did not start the actor's own thread
     /// ([`SpawnOptions::dedicated_thread`]).
     #[error("could not start the actor's thread: {0}")]
@@ -207,7 +211,12 @@ impl System {
         });
         let (bulkhead, thread) = match placement {
             None | Some(Placement::System) => (None, None),
-            Some(Placement::Bulkhead(bulkhead)) => (Some(bulkhead), None),
+            Some(Placement::Bulkhead(bulkhead)) => {
+                if bulkhead.is_shut_down() {
+                    return Err(SpawnError::BulkheadShutDown(bulkhead.name().into()));
+                }
+                (Some(bulkhead), None)
+            }
             Some(Placement::Thread) => {
                 let thread_name = match &name {
                     Some(name) => format!("{name}-{id}"),
@@ -237,7 +246,9 @@ impl System {
         let attached = match &parent {
             Some(parent) => {
                 let mut children = parent.core().children.lock();
-                if parent.core().lifecycle() >= Lifecycle::Stopping {
+                // A retiring instance (restarting, or stopping) takes no new children: they
+                // would outlive it.
+                if parent.core().lifecycle() >= Lifecycle::Restarting {
                     Err(SpawnError::ParentStopping)
                 } else {
                     children.insert(id, cell.clone());
