@@ -96,8 +96,9 @@ struct Extra {
     watchers: Vec<(ActorId, Deliver)>,
     /// The actors this one watches, so that its watches go when it does.
     watching: Vec<(ActorId, Weak<dyn Node>)>,
-    /// The actors linked to this instance.
-    links: Vec<(ActorId, Weak<dyn Node>)>,
+    /// The actors linked to this instance, each with the partner's instance (its restart
+    /// count) when the link was made.
+    links: Vec<(ActorId, Weak<dyn Node>, u32)>,
     /// Run once the actor has stopped (subscriptions ending with their subscriber).
     on_finish: Vec<Box<dyn FnOnce() + Send>>,
 }
@@ -201,6 +202,18 @@ impl Core {
         self.with_extra(|e| {
             e.imposed.get_or_insert(reason);
         });
+    }
+
+    /// [`impose`](Core::impose), if the instance running is still the `instance`-th
+    /// restart: checked under the lock `discard_stale` takes, after the restart is counted.
+    pub(crate) fn impose_on(&self, instance: u32, reason: StopReason) -> bool {
+        self.with_extra(|e| {
+            if self.restarts() != instance {
+                return false;
+            }
+            e.imposed.get_or_insert(reason);
+            true
+        })
     }
 
     pub(crate) fn take_imposed(&self) -> Option<StopReason> {
@@ -426,23 +439,26 @@ impl Core {
                     reason: reason.clone(),
                 });
             }
-            other.core().add_link(my_id, Arc::downgrade(me));
+            other
+                .core()
+                .add_link(my_id, Arc::downgrade(me), me.core().restarts());
         }
-        me.core().add_link(other_id, Arc::downgrade(other));
+        me.core()
+            .add_link(other_id, Arc::downgrade(other), other.core().restarts());
         Ok(())
     }
 
-    fn add_link(&self, id: ActorId, node: Weak<dyn Node>) {
+    fn add_link(&self, id: ActorId, node: Weak<dyn Node>, instance: u32) {
         self.with_extra(|e| {
-            if !e.links.iter().any(|(linked, _)| *linked == id) {
-                e.links.push((id, node));
+            if !e.links.iter().any(|(linked, ..)| *linked == id) {
+                e.links.push((id, node, instance));
             }
         });
     }
 
     pub(crate) fn remove_link(&self, id: ActorId) {
         if let Some(extra) = self.extra.lock().as_mut() {
-            extra.links.retain(|(linked, _)| *linked != id);
+            extra.links.retain(|(linked, ..)| *linked != id);
         }
     }
 
@@ -452,18 +468,22 @@ impl Core {
             Some(extra) => std::mem::take(&mut extra.links),
             None => return,
         };
-        for (_, partner) in links {
+        for (_, partner, instance) in links {
             let Some(partner) = partner.upgrade() else {
                 continue;
             };
             partner.core().remove_link(self.id);
+            // Only the instance that was linked fails: one that replaced it meanwhile never
+            // made this link.
             if reason.is_failure() {
-                tracing::debug!(actor = %self.id, partner = %partner.core().id, "failing a linked actor");
-                partner.core().impose(StopReason::LinkFailed {
+                let failure = StopReason::LinkFailed {
                     actor: self.id,
                     reason: Arc::new(reason.clone()),
-                });
-                partner.request_stop(signal::IMPOSED);
+                };
+                if partner.core().impose_on(instance, failure) {
+                    tracing::debug!(actor = %self.id, partner = %partner.core().id, "failing a linked actor");
+                    partner.request_stop(signal::IMPOSED);
+                }
             }
         }
     }

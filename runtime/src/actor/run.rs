@@ -211,9 +211,11 @@ async fn restart<A: Actor>(
     if let Some(reason) = stop_reason(cell.queue.take_signals()) {
         return Err(reason);
     }
+    // Counted before the stale state goes: a link failure aimed at the old instance is
+    // either cleared here or refused after.
+    cell.core.count_restart();
     cell.core.discard_stale();
     cell.queue.reopen();
-    cell.core.count_restart();
     cell.core
         .system
         .shared()
