@@ -211,6 +211,10 @@ pub use snowglobe_runtime::{
     TopicName, TraceContext, Tree, TreeNode, WeakActorRef, pubsub,
 };
 
+/// Durable topics on disk: a store on redb and a serde codec (the `store` feature).
+#[cfg(feature = "store")]
+pub use snowglobe_store as store;
+
 /// The names almost every program needs: `use snowglobe::prelude::*;` brings the `Actor`
 /// trait and its derive, `#[messages]`, the system, addresses and their errors.
 pub mod prelude {

@@ -90,7 +90,11 @@ async fn smoke_a_consumer_reads_the_log_in_order_and_acknowledges() {
         .durable::<Shipped>("shipped", Retention::all())
         .unwrap();
     for n in 0..5 {
-        assert_eq!(shipped.publish(Shipped(n)), n, "offsets count from zero");
+        assert_eq!(
+            shipped.publish(Shipped(n)).unwrap(),
+            n,
+            "offsets count from zero"
+        );
     }
     let (tx, mut seen) = mpsc::unbounded_channel();
     let ledger = system.spawn(consumer(&tx)).unwrap();
@@ -98,10 +102,10 @@ async fn smoke_a_consumer_reads_the_log_in_order_and_acknowledges() {
         .consume("ledger", ledger.clone(), Consume::new())
         .unwrap();
     assert_eq!(offsets(&next(&mut seen, 5).await), [0, 1, 2, 3, 4]);
-    shipped.publish(Shipped(5));
+    shipped.publish(Shipped(5)).unwrap();
     assert_eq!(offsets(&next(&mut seen, 1).await), [5]);
     // The ack of the last one follows its report; the next publish comes after it.
-    shipped.publish(Shipped(6));
+    shipped.publish(Shipped(6)).unwrap();
     next(&mut seen, 1).await;
     let stats = shipped.consumer_stats("ledger").unwrap();
     assert!(stats.acked_up_to >= 6, "{stats:?}");
@@ -119,7 +123,7 @@ async fn consumers_start_where_they_are_told() {
         .durable::<Shipped>("shipped", Retention::all())
         .unwrap();
     for n in 0..4 {
-        shipped.publish(Shipped(n));
+        shipped.publish(Shipped(n)).unwrap();
     }
     let (tx, mut from_end) = mpsc::unbounded_channel();
     let late = system.spawn(consumer(&tx)).unwrap();
@@ -131,7 +135,7 @@ async fn consumers_start_where_they_are_told() {
     shipped
         .consume("middle", middle, Consume::new().start(StartAt::Offset(2)))
         .unwrap();
-    shipped.publish(Shipped(4));
+    shipped.publish(Shipped(4)).unwrap();
     assert_eq!(offsets(&next(&mut from_end, 1).await), [4]);
     assert_eq!(offsets(&next(&mut from_two, 3).await), [2, 3, 4]);
     system.shutdown().await;
@@ -162,7 +166,7 @@ async fn an_unacknowledged_event_is_delivered_again_after_the_ack_timeout() {
         )
         .unwrap();
     for n in 0..5 {
-        shipped.publish(Shipped(n));
+        shipped.publish(Shipped(n)).unwrap();
     }
     let start = system.now();
     // Three may be in flight: the rest wait in the log, not in the mailbox.
@@ -200,7 +204,7 @@ async fn after_a_crash_exactly_the_unacknowledged_event_comes_again() {
         )
         .unwrap();
     for n in 0..8 {
-        shipped.publish(Shipped(n));
+        shipped.publish(Shipped(n)).unwrap();
     }
     let all = next(&mut seen, 9).await;
     let handled: Vec<_> = all.iter().filter(|s| s.acked).map(|s| s.offset).collect();
@@ -237,7 +241,7 @@ async fn another_actor_takes_over_a_consumer_where_the_last_one_acknowledged() {
         .consume("shipping", first.clone(), Consume::new())
         .unwrap();
     for n in 0..3 {
-        shipped.publish(Shipped(n));
+        shipped.publish(Shipped(n)).unwrap();
     }
     assert_eq!(offsets(&next(&mut seen, 3).await), [0, 1, 2]);
     // Busy while the first one runs.
@@ -261,7 +265,7 @@ async fn another_actor_takes_over_a_consumer_where_the_last_one_acknowledged() {
     first.stop();
     first.stopped().await;
     for n in 3..5 {
-        shipped.publish(Shipped(n));
+        shipped.publish(Shipped(n)).unwrap();
     }
     shipped.consume("shipping", second, Consume::new()).unwrap();
     // Everything from the first unacknowledged offset on, and nothing before it.
@@ -277,7 +281,7 @@ async fn retention_keeps_the_latest_and_a_lagging_consumer_skips_what_is_gone() 
         .durable::<Shipped>("shipped", Retention::all().max_events(4))
         .unwrap();
     for n in 0..10 {
-        shipped.publish(Shipped(n));
+        shipped.publish(Shipped(n)).unwrap();
     }
     assert_eq!(shipped.offsets(), (6, 10));
     let (tx, mut seen) = mpsc::unbounded_channel();
@@ -296,9 +300,9 @@ async fn retention_by_age_drops_old_events() {
         .events()
         .durable::<Shipped>("shipped", Retention::all().max_age(Duration::from_secs(60)))
         .unwrap();
-    shipped.publish(Shipped(0));
+    shipped.publish(Shipped(0)).unwrap();
     tokio::time::sleep(Duration::from_secs(61)).await;
-    shipped.publish(Shipped(1));
+    shipped.publish(Shipped(1)).unwrap();
     assert_eq!(shipped.offsets(), (1, 2));
     system.shutdown().await;
 }
@@ -313,7 +317,7 @@ async fn seek_replays_from_an_offset() {
     let (tx, mut seen) = mpsc::unbounded_channel();
     let reader = system.spawn(consumer(&tx)).unwrap();
     for n in 0..4 {
-        shipped.publish(Shipped(n));
+        shipped.publish(Shipped(n)).unwrap();
     }
     shipped.consume("reader", reader, Consume::new()).unwrap();
     assert_eq!(offsets(&next(&mut seen, 4).await), [0, 1, 2, 3]);
@@ -408,7 +412,7 @@ proptest! {
                 )
                 .unwrap();
             for n in 0..events {
-                shipped.publish(Shipped(n));
+                shipped.publish(Shipped(n)).unwrap();
             }
             let total = usize::try_from(events).unwrap() + failing.len();
             let all = next(&mut seen, total).await;

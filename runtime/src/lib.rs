@@ -59,9 +59,9 @@ pub use message::{
     Accepts, Dispatch, DynMessage, Handler, Headers, Message, MessageId, ReplyTo, TraceContext,
 };
 pub use pubsub::{
-    Consume, ConsumerStats, Delivery, DurableError, DurableTopic, Event, EventBus, Pattern,
-    Published, Record, Retention, StartAt, Subscribe, SubscribeError, SubscriptionId,
-    SubscriptionStats, Topic, TopicError, TopicName,
+    Consume, ConsumerStats, Delivery, DurableError, DurableStore, DurableTopic, Event, EventBus,
+    EventCodec, Pattern, Published, Record, Retention, StartAt, StoreError, Stored, StoredPosition,
+    Subscribe, SubscribeError, SubscriptionId, SubscriptionStats, Topic, TopicError, TopicName,
 };
 pub use supervision::{
     ActorEvent, ActorState, Backoff, ChildSpec, DeadLetter, DeadLetterReason, DeadLetters,

@@ -8,8 +8,9 @@ use std::sync::{Arc, Weak};
 use dashmap::DashMap;
 use tokio::sync::oneshot;
 
-use super::durable::{DurableError, DurableTopic, Retention};
+use super::durable::{DurableError, DurableTopic, Persist, Retention};
 use super::name::TopicName;
+use super::store::{DurableStore, EventCodec};
 use super::topic::TopicState;
 use super::{Event, Published, Subscribe, SubscribeError, SubscriptionId, SubscriptionStats};
 use crate::address::Recipient;
@@ -111,10 +112,10 @@ impl EventBus {
     ///
     /// let system = System::new();
     /// let shipped = system.events().durable::<Shipped>("shipped", Retention::all()).unwrap();
-    /// shipped.publish(Shipped(5)); // kept in the log, even with no consumer yet
+    /// shipped.publish(Shipped(5)).unwrap(); // kept in the log, even with no consumer yet
     /// let ledger = system.spawn(Ledger::default()).unwrap();
     /// shipped.consume("ledger", ledger.recipient(), Consume::new()).unwrap();
-    /// shipped.publish(Shipped(7));
+    /// shipped.publish(Shipped(7)).unwrap();
     /// # while shipped.consumer_stats("ledger").unwrap().acked_up_to < 2 { tokio::task::yield_now().await; }
     /// assert_eq!(ledger.ask(Total).await.unwrap(), 12);
     /// # system.shutdown().await;
@@ -130,20 +131,59 @@ impl EventBus {
         name: impl Into<Arc<str>>,
         retention: Retention,
     ) -> Result<DurableTopic<E>, DurableError> {
-        let name: Arc<str> = name.into();
+        self.open_durable(name.into(), retention, None)
+    }
+
+    /// The durable topic `name`, kept in `store` so that it outlives the process: opening it
+    /// again, in this process or the next, finds its events (with their offsets) and its
+    /// consumers' acknowledged positions. `codec` turns events into bytes and back
+    /// (`snowglobe-store` provides a store on an embedded database and a serde codec).
+    ///
+    /// # Errors
+    ///
+    /// As [`durable`](EventBus::durable), and [`DurableError::Store`] if the store cannot be
+    /// read or holds what the codec cannot decode.
+    pub fn durable_stored<E: Event>(
+        &self,
+        name: impl Into<Arc<str>>,
+        retention: Retention,
+        store: Arc<dyn DurableStore>,
+        codec: impl EventCodec<E>,
+    ) -> Result<DurableTopic<E>, DurableError> {
+        let persist = Persist {
+            store,
+            codec: Arc::new(codec),
+        };
+        self.open_durable(name.into(), retention, Some(persist))
+    }
+
+    fn open_durable<E: Event>(
+        &self,
+        name: Arc<str>,
+        retention: Retention,
+        persist: Option<Persist<E>>,
+    ) -> Result<DurableTopic<E>, DurableError> {
         if name.is_empty() {
             return Err(DurableError::EmptyName);
         }
-        let state = self
-            .inner
-            .durables
-            .entry(name.clone())
-            .or_insert_with(|| {
-                let topic =
-                    DurableTopic::<E>::open(name.clone(), retention, self.inner.system.clone());
-                topic.state().clone()
-            })
-            .clone();
+        let existing = self.inner.durables.get(&name).map(|entry| entry.clone());
+        let state = match existing {
+            Some(state) => state,
+            None => {
+                let opened = DurableTopic::<E>::open(
+                    name.clone(),
+                    retention,
+                    self.inner.system.clone(),
+                    persist,
+                )?;
+                // Another caller may have opened it meanwhile: theirs stays.
+                self.inner
+                    .durables
+                    .entry(name.clone())
+                    .or_insert_with(|| opened.state().clone())
+                    .clone()
+            }
+        };
         let state = state
             .downcast::<super::durable::State<E>>()
             .map_err(|_| DurableError::WrongType(name))?;

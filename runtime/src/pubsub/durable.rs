@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::Event;
+use super::store::{DurableStore, EventCodec, StoreError, StoredPosition};
 use crate::actor::ActorId;
 use crate::address::{Recipient, TellError};
 use crate::message::Message;
@@ -193,6 +194,9 @@ pub enum DurableError {
     /// The subscriber has stopped.
     #[error("the actor {0} has stopped")]
     Stopped(ActorId),
+    /// The topic's store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A consumer's position and counters, from [`DurableTopic::consumer_stats`].
@@ -226,8 +230,16 @@ pub(crate) struct State<E: Event> {
     name: Arc<str>,
     retention: Retention,
     system: Weak<Shared>,
+    /// Where the log and the positions are kept beyond the process, if anywhere.
+    persist: Option<Persist<E>>,
     log: Mutex<Log<E>>,
     consumers: Mutex<HashMap<Arc<str>, Arc<Consumer<E>>>>,
+}
+
+/// A durable topic's store and codec.
+pub(crate) struct Persist<E> {
+    pub(crate) store: Arc<dyn DurableStore>,
+    pub(crate) codec: Arc<dyn EventCodec<E>>,
 }
 
 struct Log<E> {
@@ -299,19 +311,63 @@ enum Step<E: Event> {
 }
 
 impl<E: Event> DurableTopic<E> {
-    pub(crate) fn open(name: Arc<str>, retention: Retention, system: Weak<Shared>) -> Self {
-        DurableTopic {
-            state: Arc::new(State {
-                name,
-                retention,
-                system,
-                log: Mutex::new(Log {
-                    first: 0,
-                    entries: VecDeque::new(),
-                }),
-                consumers: Mutex::new(HashMap::new()),
-            }),
+    /// Opens a durable topic; with a store, loads what it holds: the events (offsets kept)
+    /// and the consumers' positions (detached until an actor attaches).
+    pub(crate) fn open(
+        name: Arc<str>,
+        retention: Retention,
+        system: Weak<Shared>,
+        persist: Option<Persist<E>>,
+    ) -> Result<Self, DurableError> {
+        let mut log = Log {
+            first: 0,
+            entries: VecDeque::new(),
+        };
+        let mut positions = Vec::new();
+        if let Some(persist) = &persist {
+            let stored = persist.store.load(&name)?;
+            let now = system
+                .upgrade()
+                .map_or(Instant::from_nanos(0), |system| system.rt().now());
+            log.first = stored
+                .events
+                .first()
+                .map_or(stored.next, |(offset, _)| *offset);
+            for (offset, bytes) in &stored.events {
+                if *offset != log.next() {
+                    return Err(DurableError::Store(StoreError::new(format!(
+                        "topic {name:?}: offset {offset} where {} was expected",
+                        log.next()
+                    ))));
+                }
+                // Ages count from the load: the clock of the process that wrote them is gone.
+                log.entries.push_back((now, persist.codec.decode(bytes)?));
+            }
+            positions = stored.positions;
         }
+        let state = Arc::new(State {
+            name,
+            retention,
+            system,
+            persist,
+            log: Mutex::new(log),
+            consumers: Mutex::new(HashMap::new()),
+        });
+        {
+            let mut consumers = state.consumers.lock();
+            for (consumer, position) in positions {
+                let name: Arc<str> = consumer.into();
+                let detached = Consumer::new(
+                    name.clone(),
+                    Arc::downgrade(&state),
+                    Consume::new(),
+                    position.acked_below,
+                );
+                detached.inner.lock().acked_above = position.acked_above.into_iter().collect();
+                consumers.insert(name, Arc::new(detached));
+            }
+        }
+        Ok(DurableTopic { state })
     }
 
     pub(crate) fn from_state(state: Arc<State<E>>) -> Self {
@@ -328,21 +384,39 @@ impl<E: Event> DurableTopic<E> {
         &self.state.name
     }
 
-    /// Appends `event` to the log and returns its offset. Never waits: consumers read the log
-    /// at their own pace.
-    pub fn publish(&self, event: E) -> u64 {
+    /// Appends `event` to the log and returns its offset. Never waits for consumers: they
+    /// read the log at their own pace. With a store, returns once the event is stored.
+    ///
+    /// # Errors
+    ///
+    /// [`DurableError::Store`] if the store did not take the event; then it is not in the
+    /// log either.
+    pub fn publish(&self, event: E) -> Result<u64, DurableError> {
         let now = self.state.now();
         let offset = {
             let mut log = self.state.log.lock();
             let offset = log.next();
+            if let Some(persist) = &self.state.persist {
+                // Under the log lock, so that the store sees offsets in order.
+                let bytes = persist.codec.encode(&event)?;
+                persist.store.append(&self.state.name, offset, &bytes)?;
+            }
             log.entries.push_back((now, event));
+            let first = log.first;
             log.trim(self.state.retention, now);
+            if log.first != first
+                && let Some(persist) = &self.state.persist
+                && let Err(error) = persist.store.trim(&self.state.name, log.first)
+            {
+                // Kept on disk a while longer: the next trim takes it.
+                tracing::warn!(topic = %self.state.name, %error, "durable store trim failed");
+            }
             offset
         };
         for consumer in self.state.consumers.lock().values() {
             consumer.wake.notify_one();
         }
-        offset
+        Ok(offset)
     }
 
     /// The offsets the log holds: the oldest kept, and the next to be written.
@@ -390,27 +464,27 @@ impl<E: Event> DurableTopic<E> {
                         StartAt::End => log.next(),
                         StartAt::Offset(offset) => offset.clamp(log.first, log.next()),
                     };
-                    Arc::new(Consumer {
-                        name: name.clone(),
-                        topic: Arc::downgrade(&self.state),
-                        inner: Mutex::new(Position {
-                            recipient: None,
-                            ack_timeout: options.ack_timeout,
-                            max_in_flight: options.max_in_flight,
-                            cursor: start,
-                            acked_below: start,
-                            acked_above: BTreeSet::new(),
-                            in_flight: BTreeMap::new(),
-                            pumping: false,
-                            delivered: 0,
-                            redelivered: 0,
-                            skipped: 0,
-                        }),
-                        wake: Notify::new(),
-                    })
+                    Arc::new(Consumer::new(
+                        name.clone(),
+                        Arc::downgrade(&self.state),
+                        options,
+                        start,
+                    ))
                 })
                 .clone()
         };
+        // Detached when the actor stops, so that the consumer holds nothing of it. (Before
+        // the position lock: for an actor that has stopped, the hook runs at once.)
+        let weak = Arc::downgrade(&consumer);
+        let actor = subscriber.id();
+        let stopped = subscriber.core().on_finish(Box::new(move || {
+            if let Some(consumer) = weak.upgrade() {
+                consumer.detach(actor);
+            }
+        }));
+        if stopped {
+            return Err(DurableError::Stopped(actor));
+        }
         let start_pump = {
             let mut position = consumer.inner.lock();
             if let Some(current) = &position.recipient
@@ -461,6 +535,7 @@ impl<E: Event> DurableTopic<E> {
             position.acked_above.clear();
             position.in_flight.clear();
         }
+        consumer.save();
         consumer.wake.notify_one();
         Ok(())
     }
@@ -553,6 +628,52 @@ impl<E: Event> State<E> {
 }
 
 impl<E: Event> Consumer<E> {
+    fn new(name: Arc<str>, topic: Weak<State<E>>, options: Consume, start: u64) -> Consumer<E> {
+        Consumer {
+            name,
+            topic,
+            inner: Mutex::new(Position {
+                recipient: None,
+                ack_timeout: options.ack_timeout,
+                max_in_flight: options.max_in_flight,
+                cursor: start,
+                acked_below: start,
+                acked_above: BTreeSet::new(),
+                in_flight: BTreeMap::new(),
+                pumping: false,
+                delivered: 0,
+                redelivered: 0,
+                skipped: 0,
+            }),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Stores the acknowledged position, if the topic has a store. A failure is logged: the
+    /// events since the last saved position would be delivered again after a restart, which
+    /// at-least-once allows.
+    fn save(&self) {
+        let Some(topic) = self.topic.upgrade() else {
+            return;
+        };
+        let Some(persist) = &topic.persist else {
+            return;
+        };
+        let position = {
+            let position = self.inner.lock();
+            StoredPosition {
+                acked_below: position.acked_below,
+                acked_above: position.acked_above.iter().copied().collect(),
+            }
+        };
+        if let Err(error) = persist
+            .store
+            .save_position(&topic.name, &self.name, &position)
+        {
+            tracing::warn!(topic = %topic.name, consumer = %self.name, %error, "saving a consumer position failed");
+        }
+    }
+
     /// Decides what the pump does next, and records a delivery before it is made (so that an
     /// acknowledgement arriving at once finds it).
     fn next_step(self: &Arc<Self>, now: Instant) -> Step<E> {
@@ -642,17 +763,21 @@ impl<E: Event> Consumer<E> {
                 position.acked_below = below + 1;
             }
         }
+        self.save();
         self.wake.notify_one();
     }
 
-    /// The actor stopped: the consumer waits for another to attach.
+    /// The actor stopped: the consumer waits for another to attach, and its pump ends.
     fn detach(&self, actor: ActorId) {
-        let mut position = self.inner.lock();
-        if position.recipient.as_ref().is_some_and(|r| r.id() == actor) {
-            position.recipient = None;
-            position.in_flight.clear();
-            position.cursor = position.acked_below;
+        {
+            let mut position = self.inner.lock();
+            if position.recipient.as_ref().is_some_and(|r| r.id() == actor) {
+                position.recipient = None;
+                position.in_flight.clear();
+                position.cursor = position.acked_below;
+            }
         }
+        self.wake.notify_one();
         tracing::debug!(consumer = %self.name, %actor, "durable consumer detached");
     }
 }

@@ -75,6 +75,7 @@
 mod bus;
 mod durable;
 mod name;
+mod store;
 mod topic;
 
 use std::fmt;
@@ -86,6 +87,7 @@ use crate::message::Message;
 pub use bus::{EventBus, Topic};
 pub use durable::{Consume, ConsumerStats, DurableError, DurableTopic, Record, Retention, StartAt};
 pub use name::{Pattern, TopicError, TopicName};
+pub use store::{DurableStore, EventCodec, StoreError, Stored, StoredPosition};
 
 /// A subscription's filter.
 type Filter<E> = Arc<dyn Fn(&E) -> bool + Send + Sync>;
