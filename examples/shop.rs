@@ -1,19 +1,27 @@
-//! A small shop in one process: three services that talk only through messages.
+//! A small shop in one process: five services that talk only through messages.
 //!
 //! - `inventory` keeps stock and holds reservations until an order is paid or given up;
 //! - `payments` charges cards, once per order however often it is asked (an idempotent
-//!   service: a repeated charge for the same order returns the first result);
+//!   service: a repeated charge for the same order returns the first result). A malformed
+//!   card number makes it panic: it is supervised, so it is restarted with fresh state while
+//!   the other services go on;
 //! - `orders` takes orders from customers: it asks inventory to reserve, asks payments to
-//!   charge (each with a deadline), then tells inventory to commit or release.
+//!   charge (each with a deadline), then tells inventory to commit or release, and publishes
+//!   `OrderPlaced` on the event bus, not knowing who listens;
+//! - `shipping` reads placed orders from a durable topic and acknowledges each: it would not
+//!   miss one even if it crashed;
+//! - `analytics` subscribes to the live events and would rather drop old ones than slow
+//!   orders down.
 //!
-//! Customers place orders concurrently. Orders finds the other two services by name when it
+//! Customers place orders concurrently. Orders finds the other services by name when it
 //! starts. Run it with `cargo run --example shop`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use snowglobe::{
-    Actor, ActorRef, AskError, BoxError, Context, SpawnOptions, StopReason, System, messages,
+    Actor, ActorRef, AskError, Backoff, BoxError, ChildSpec, Consume, Context, Delivery,
+    DurableTopic, Record, Retention, SpawnOptions, StopReason, Subscribe, System, Topic, messages,
 };
 
 type Sku = &'static str;
@@ -107,6 +115,11 @@ impl Payments {
         if let Some(earlier) = self.charges.get(&order) {
             return earlier.clone();
         }
+        // A bug in card validation: a malformed number panics. Supervision restarts payments.
+        assert!(
+            card.chars().all(|c| c.is_ascii_digit() || c == ' '),
+            "malformed card number {card:?}"
+        );
         // The card network takes a moment (on the system's clock).
         ctx.system().sleep(Duration::from_millis(3)).await;
         self.card_calls += 1;
@@ -131,6 +144,20 @@ impl Payments {
     }
 }
 
+// --- events ------------------------------------------------------------------------------
+
+/// Published by orders once an order is paid.
+#[derive(Debug, Clone)]
+struct OrderPlaced {
+    order: OrderId,
+    sku: Sku,
+    qty: u32,
+}
+
+impl snowglobe::Message for OrderPlaced {
+    type Reply = ();
+}
+
 // --- orders ------------------------------------------------------------------------------
 
 #[derive(Debug)]
@@ -142,9 +169,12 @@ enum OrderError {
 }
 
 /// Takes orders. Finds inventory and payments by name when it starts.
-#[derive(Default)]
 struct Orders {
     services: Option<(ActorRef<Inventory>, ActorRef<Payments>)>,
+    /// Live events, for whoever listens now.
+    placed_events: Topic<OrderPlaced>,
+    /// The same events, kept for consumers that must not miss one.
+    placed_log: DurableTopic<OrderPlaced>,
     next_order: OrderId,
     placed: u32,
     failed: u32,
@@ -211,6 +241,11 @@ impl Orders {
                     .await
                     .map_err(|e| OrderError::Unavailable(format!("inventory: {e}")))?;
                 self.placed += 1;
+                let event = OrderPlaced { order, sku, qty };
+                self.placed_log
+                    .publish(event.clone())
+                    .map_err(|e| OrderError::Unavailable(format!("order log: {e}")))?;
+                self.placed_events.publish(event).await;
                 Ok(order)
             }
             Ok(Err(declined)) => {
@@ -231,16 +266,95 @@ impl Orders {
     }
 }
 
+// --- shipping and analytics ---------------------------------------------------------------
+
+type PlacedRecord = Record<OrderPlaced>;
+
+/// Ships placed orders, read from the durable log; acknowledges each once shipped.
+#[derive(Actor, Default)]
+struct Shipping {
+    shipped: Vec<OrderId>,
+}
+
+#[messages]
+impl Shipping {
+    #[handler]
+    fn on_placed(&mut self, record: PlacedRecord) {
+        println!(
+            "shipping: order #{} ({} × {}), offset {}",
+            record.event.order, record.event.qty, record.event.sku, record.offset
+        );
+        self.shipped.push(record.event.order);
+        record.ack();
+    }
+
+    /// The orders shipped so far.
+    #[message]
+    fn shipped(&self) -> Vec<OrderId> {
+        self.shipped.clone()
+    }
+}
+
+/// Counts units sold per SKU from the live events.
+#[derive(Actor, Default)]
+struct Analytics {
+    units: HashMap<Sku, u32>,
+}
+
+#[messages]
+impl Analytics {
+    #[handler]
+    fn on_placed(&mut self, event: OrderPlaced) {
+        *self.units.entry(event.sku).or_default() += event.qty;
+    }
+
+    /// Units sold per SKU.
+    #[message]
+    fn units(&self) -> Vec<(Sku, u32)> {
+        let mut units: Vec<_> = self.units.iter().map(|(s, n)| (*s, *n)).collect();
+        units.sort_unstable();
+        units
+    }
+}
+
 // --- the shop ----------------------------------------------------------------------------
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    // One line per panic instead of the default report: the shop expects one.
+    std::panic::set_hook(Box::new(|info| eprintln!("panic in a service: {info}")));
     let system = System::new();
+    let placed_events = system.events().topic::<OrderPlaced>();
+    let placed_log = system
+        .events()
+        .durable::<OrderPlaced>("orders.placed", Retention::all().max_events(10_000))?;
 
     let inventory =
         system.spawn_with(Inventory::default(), SpawnOptions::new().name("inventory"))?;
-    let payments = system.spawn_with(Payments::default(), SpawnOptions::new().name("payments"))?;
-    let orders = system.spawn_with(Orders::default(), SpawnOptions::new().name("orders"))?;
+    // Supervised: a panic restarts payments with fresh state; its name and address stay.
+    let payments = system.spawn_supervised(
+        ChildSpec::new(Payments::default)
+            .name("payments")
+            .backoff(Backoff::NONE),
+    )?;
+    let shipping = system.spawn_with(Shipping::default(), SpawnOptions::new().name("shipping"))?;
+    placed_log.consume("shipping", shipping.clone(), Consume::new())?;
+    let analytics = system.spawn(Analytics::default())?;
+    placed_events.subscribe_with(
+        analytics.clone(),
+        Subscribe::new().delivery(Delivery::DropOldest { buffer: 64 }),
+    )?;
+    let orders = system.spawn_with(
+        Orders {
+            services: None,
+            placed_events,
+            placed_log: placed_log.clone(),
+            next_order: 0,
+            placed: 0,
+            failed: 0,
+        },
+        SpawnOptions::new().name("orders"),
+    )?;
 
     inventory.restock("kettle", 5).tell().await?;
     inventory.restock("teapot", 2).tell().await?;
@@ -252,6 +366,7 @@ async fn main() -> Result<(), BoxError> {
         ("edsger", "kettle", 2, "4000 0000 0000 0000"),
         ("barbara", "teapot", 2, "3782 822463 10005"),
         ("ken", "kettle", 1, "6011 1111 1111 1117"),
+        ("mallory", "kettle", 1, "4242-oops"),
         ("frances", "kettle", 3, "4242 4242 4242 4242"),
     ];
     let mut tasks = Vec::new();
@@ -281,11 +396,24 @@ async fn main() -> Result<(), BoxError> {
 
     // Nothing reserved is lost: every unit is on the shelf or in a paid order.
     println!(
-        "on the shelf: {} kettles, {} teapots; card network calls: {}",
+        "on the shelf: {} kettles, {} teapots; payments restarted {} time(s), card network calls since: {}",
         inventory.on_shelf("kettle").await?,
         inventory.on_shelf("teapot").await?,
+        payments.restarts(),
         payments.card_calls().await?,
     );
+
+    // Shipping reads the log at its own pace: wait until it has acknowledged every order.
+    let (_, published) = placed_log.offsets();
+    while placed_log
+        .consumer_stats("shipping")
+        .is_some_and(|s| s.acked_up_to < published)
+    {
+        system.sleep(Duration::from_millis(1)).await;
+    }
+    println!("shipped: {:?}", shipping.shipped().await?);
+    println!("units sold: {:?}", analytics.units().await?);
+    println!("{}", system.tree());
 
     // The orders service is stopped first (it was spawned last): shutdown goes in reverse.
     system.shutdown().await;
