@@ -597,3 +597,63 @@ async fn the_runtime_publishes_its_own_events_on_the_bus() {
     assert_eq!(log.recv().await.unwrap(), format!("{id} stopped: stopped"));
     system.shutdown().await;
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// A held subscriber with a mailbox of `capacity`: each drop policy drops, counts and
+    /// delivers exactly what it says.
+    #[test]
+    fn drop_policies_count_exactly(
+        capacity in 1usize..8,
+        events in 0u32..40,
+        buffer in 1usize..6,
+        policy in 0u8..3,
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            let system = System::new();
+            let placed = system.events().topic::<OrderPlaced>();
+            let (reporting, mut seen) = Listener::reporting();
+            let (listener, open) = held_listener(&system, capacity, reporting).await;
+            let delivery = match policy {
+                0 => Delivery::DropNewest,
+                1 => Delivery::DropOldest { buffer },
+                _ => Delivery::DeadLetter,
+            };
+            let id = placed
+                .subscribe_with(listener.clone(), Subscribe::new().delivery(delivery))
+                .unwrap();
+            let mut total = snowglobe::Published::default();
+            for seq in 0..events {
+                let p = placed.try_publish(event(seq));
+                total.delivered += p.delivered;
+                total.queued += p.queued;
+                total.dropped += p.dropped;
+            }
+            let n = events as usize;
+            let fit = n.min(capacity);
+            let (queued, dropped, kept_late) = match delivery {
+                Delivery::DropOldest { buffer } => {
+                    let queued = n - fit;
+                    (queued, queued.saturating_sub(buffer), queued.min(buffer))
+                }
+                _ => (0, n - fit, 0),
+            };
+            assert_eq!((total.delivered, total.queued, total.dropped), (fit, queued, dropped));
+            let stats = placed.stats(id).unwrap();
+            assert_eq!(stats.dropped, dropped as u64);
+            let dead = system.dead_letters().count_of(&DeadLetterReason::MailboxFull);
+            let expected_dead = if delivery == Delivery::DeadLetter { dropped } else { 0 };
+            assert_eq!(dead, expected_dead as u64);
+            open.send(()).unwrap();
+            // What arrives: the first `fit` in order, then the latest `kept_late`.
+            let (fit_u32, late_u32) = (u32::try_from(fit).unwrap(), u32::try_from(kept_late).unwrap());
+            let mut expected: Vec<u32> = (0..fit_u32).collect();
+            expected.extend(events - late_u32..events);
+            assert_eq!(next(&mut seen, expected.len()).await, expected);
+            system.shutdown().await;
+            assert!(seen.try_recv().is_err(), "nothing more");
+        });
+    }
+}
