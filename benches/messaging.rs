@@ -1,7 +1,13 @@
 //! Criterion benches of snowglobe's messaging, one group per workload: `tell_1to1`,
-//! `fan_in_8to1`, `ask`, `ping_pong`, `spawn_ask_stop`. Each group holds the snowglobe
-//! variants and the raw baselines they are compared with (tokio channels between tasks on the
-//! same two-worker runtime; crossbeam channels between OS threads), so one run shows the ratio.
+//! `fan_in_8to1`, `ask`, `ping_pong`, `spawn_ask_stop`, `fan_out_100`. Each group holds the
+//! snowglobe variants and the raw baselines they are compared with (tokio channels between
+//! tasks on the same two-worker runtime; crossbeam channels between OS threads), so one run
+//! shows the ratio.
+//!
+//! `fan_out_100` is the event bus: one publisher, 100 subscribed actors, against plain tells of
+//! the same messages to the same actors round-robin; its unit is one delivery. Its `_burst`
+//! variants (1 000 events while the subscribers are held, then drained) carry the target; the
+//! live ones let the subscribers run meanwhile.
 //!
 //! Each measured iteration covers exactly `n` units (messages, asks, round trips, actors; the
 //! group's throughput), see `common/mod.rs`. `benches/throughput.rs` prints the same
@@ -10,6 +16,7 @@
 //! ```text
 //! cargo bench --bench messaging                      # everything, a few minutes on 2 cores
 //! cargo bench --bench messaging -- ping_pong         # one group
+//! cargo bench --bench messaging -- fan_out_100       # the event bus
 //! cargo bench --bench messaging -- --quick           # a short pass
 //! ```
 
@@ -24,7 +31,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 /// enough that each sample holds several iterations.
 fn units(workload: &Workload) -> u64 {
     match workload.group {
-        "tell_1to1" | "fan_in_8to1" => 100_000,
+        // fan-out: deliveries, 1 000 events to 100 subscribers
+        "tell_1to1" | "fan_in_8to1" | "fan_out_100" => 100_000,
         // asks, round trips, actors: each costs a few wake-ups
         _ => 10_000,
     }

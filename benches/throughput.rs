@@ -1,5 +1,6 @@
 //! The messaging scorecard: snowglobe against raw tokio (and crossbeam) baselines, printed as
-//! a markdown table with the targets and whether each is met.
+//! a markdown table with the targets and whether each is met. The event bus's fan-out is
+//! judged against snowglobe's own tells of the same messages (`fan_out_100`).
 //!
 //! ```text
 //! cargo bench --bench throughput                     # 5 interleaved runs per variant
@@ -27,7 +28,10 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
-use common::{ASK, Counter, Env, FAN_IN_8TO1, Inc, PING_PONG, SPAWN_ASK_STOP, TELL_1TO1, Workload};
+use common::{
+    ASK, Counter, Env, FAN_IN_8TO1, FAN_OUT_100, Inc, PING_PONG, SPAWN_ASK_STOP, TELL_1TO1,
+    Workload,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Heap accounting
@@ -94,7 +98,7 @@ fn live_bytes() -> f64 {
 
 struct Options {
     runs: usize,
-    /// Messages per run of the tell workloads.
+    /// Messages per run of the tell workloads; deliveries per run of fan-out.
     messages: u64,
     /// Asks or round trips per run.
     round_trips: u64,
@@ -107,7 +111,8 @@ struct Options {
 
 const USAGE: &str = "usage: cargo bench --bench throughput -- [--quick] [--runs R] \
                      [--messages N] [--round-trips N] [--actors N] [--only GROUP]...\n\
-                     groups: tell_1to1 fan_in_8to1 ask ping_pong spawn_ask_stop memory";
+                     groups: tell_1to1 fan_in_8to1 ask ping_pong spawn_ask_stop fan_out_100 \
+                     memory";
 
 impl Options {
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -165,6 +170,11 @@ impl Options {
     fn units(&self, workload: &Workload) -> u64 {
         match workload.group {
             "tell_1to1" | "fan_in_8to1" => self.messages,
+            // Whole events: a multiple of the subscriber count, at least one event.
+            "fan_out_100" => {
+                let per_event = common::FAN_OUT_SUBSCRIBERS;
+                (self.messages / per_event).max(1) * per_event
+            }
             "ask" | "ping_pong" => self.round_trips,
             _ => self.actors,
         }
@@ -502,6 +512,47 @@ const ROWS: &[Row] = &[
         "tokio_task_mpsc",
         Target::Nanos(3_000.0),
     ),
+    // Per delivery: one publisher, 100 subscribed actors; the baseline tells the same
+    // values to the same actors round-robin from one task. The target row holds the
+    // subscribers during each burst, so the scheduler's wake-ups stay out of it; the live
+    // rows have no pass/miss because on 2 workers they settle in one of two steady states
+    // (see benches/README.md) and the ratio moves with it.
+    row(
+        "fan-out 1→100, burst · `publish().await` vs `tell` round-robin to the same actors",
+        &FAN_OUT_100,
+        "snowglobe_publish_burst",
+        "snowglobe_tell_round_robin_burst",
+        Target::Ratio(1.5),
+    ),
+    // The bus delivers through `Recipient`s: what it adds on top of that address.
+    row(
+        "fan-out 1→100, burst · `publish().await` vs `tell` round-robin through `Recipient`s",
+        &FAN_OUT_100,
+        "snowglobe_publish_burst",
+        "snowglobe_recipient_tell_round_robin_burst",
+        Target::None,
+    ),
+    row(
+        "fan-out 1→100, live · `publish().await` vs `tell` round-robin to the same actors",
+        &FAN_OUT_100,
+        "snowglobe_publish",
+        "snowglobe_tell_round_robin",
+        Target::None,
+    ),
+    row(
+        "fan-out 1→100, live · `try_publish` vs `tell` round-robin to the same actors",
+        &FAN_OUT_100,
+        "snowglobe_try_publish",
+        "snowglobe_tell_round_robin",
+        Target::None,
+    ),
+    row(
+        "fan-out 1→100, live · `tell` round-robin vs `tell` 1→1, same message count",
+        &FAN_OUT_100,
+        "snowglobe_tell_round_robin",
+        "snowglobe_tell_1to1",
+        Target::None,
+    ),
 ];
 
 fn report(options: &Options, samples: &[Samples], memory: Option<&(Memory, Memory)>) -> String {
@@ -516,8 +567,8 @@ fn report(options: &Options, samples: &[Samples], memory: Option<&(Memory, Memor
     let _ = writeln!(w, "### snowglobe messaging scorecard\n");
     let _ = writeln!(
         w,
-        "{} tokio worker threads; median of {} interleaved run{}; {} messages (tell, fan-in), \
-         {} asks / round trips, {} actors.{}\n",
+        "{} tokio worker threads; median of {} interleaved run{}; {} messages (tell, fan-in; \
+         deliveries for fan-out), {} asks / round trips, {} actors.{}\n",
         common::WORKER_THREADS,
         options.runs,
         if options.runs == 1 { "" } else { "s" },
@@ -624,7 +675,7 @@ fn main() -> ExitCode {
         }
         let n = options.units(workload);
         eprintln!(
-            "measuring {} ({n} {}s per run)",
+            "measuring {} ({n} units per run, unit: {})",
             workload.group, workload.unit
         );
         samples.extend(measure(&env, workload, n, options.runs));

@@ -36,6 +36,10 @@ pub(crate) const WORKER_THREADS: usize = 2;
 /// Producers in the fan-in workload.
 pub(crate) const FAN_IN_PRODUCERS: u64 = 8;
 
+/// Subscribers (and sinks) in the fan-out workload. Its units are deliveries: a run of `n`
+/// units publishes `n / FAN_OUT_SUBSCRIBERS` events, so `n` must be a multiple of it.
+pub(crate) const FAN_OUT_SUBSCRIBERS: u64 = 100;
+
 /// How long one iteration may wait for its receiver before the bench decides that messages
 /// were lost.
 const STALL_LIMIT: Duration = Duration::from_secs(60);
@@ -236,8 +240,59 @@ pub(crate) const SPAWN_ASK_STOP: Workload = Workload {
     ],
 };
 
-pub(crate) const WORKLOADS: [&Workload; 5] =
-    [&TELL_1TO1, &FAN_IN_8TO1, &ASK, &PING_PONG, &SPAWN_ASK_STOP];
+/// Pub-sub fan-out to [`FAN_OUT_SUBSCRIBERS`] actors against plain tells of the same messages
+/// to the same actors; the unit is one delivery.
+///
+/// `_burst` variants hold the subscribers while a burst of events is published, then let them
+/// drain: the publisher wakes no one, so the figures are the messaging work alone. The target
+/// compares `snowglobe_publish_burst` with `snowglobe_tell_round_robin_burst`;
+/// `snowglobe_recipient_tell_round_robin_burst` sends through `Recipient`s, the type-erased
+/// address the bus delivers through, so its difference to `snowglobe_publish_burst` is the
+/// bus's own work. The live variants let the subscribers run meanwhile (two steady states on 2
+/// workers, see the README). `snowglobe_tell_1to1`: as many messages into one `Sink`.
+pub(crate) const FAN_OUT_100: Workload = Workload {
+    group: "fan_out_100",
+    unit: "delivery",
+    variants: &[
+        Variant {
+            name: "snowglobe_publish_burst",
+            run: fan_out::publish_burst,
+        },
+        Variant {
+            name: "snowglobe_tell_round_robin_burst",
+            run: fan_out::tell_round_robin_burst,
+        },
+        Variant {
+            name: "snowglobe_recipient_tell_round_robin_burst",
+            run: fan_out::recipient_tell_round_robin_burst,
+        },
+        Variant {
+            name: "snowglobe_publish",
+            run: fan_out::publish,
+        },
+        Variant {
+            name: "snowglobe_try_publish",
+            run: fan_out::try_publish,
+        },
+        Variant {
+            name: "snowglobe_tell_round_robin",
+            run: fan_out::tell_round_robin,
+        },
+        Variant {
+            name: "snowglobe_tell_1to1",
+            run: tell::snowglobe_tell,
+        },
+    ],
+};
+
+pub(crate) const WORKLOADS: [&Workload; 6] = [
+    &TELL_1TO1,
+    &FAN_IN_8TO1,
+    &ASK,
+    &PING_PONG,
+    &SPAWN_ASK_STOP,
+    &FAN_OUT_100,
+];
 
 // ---------------------------------------------------------------------------------------------
 // Checks
@@ -306,7 +361,8 @@ impl Tally {
     }
 }
 
-/// A told value.
+/// A told value; also the event of the fan-out workload (events are cloned per subscriber).
+#[derive(Clone)]
 pub(crate) struct Add(pub(crate) u64);
 impl Message for Add {
     type Reply = ();
@@ -429,6 +485,93 @@ impl Handler<Add> for DynSink {
 impl Handler<Expect> for DynSink {
     async fn handle(&mut self, msg: Expect, _: &mut Context<Self>) {
         self.0.expect(msg);
+    }
+}
+
+/// Holds a [`Subscriber`] in its handler until `gate` opens; says on `begun` that it holds.
+pub(crate) struct Hold {
+    begun: oneshot::Sender<()>,
+    gate: oneshot::Receiver<()>,
+}
+impl Message for Hold {
+    type Reply = ();
+}
+
+/// The receiving actor of the fan-out workload: a [`Sink`] (the same `Add` and `Expect`) that
+/// can also be held, for the burst timing.
+#[derive(Default)]
+pub(crate) struct Subscriber {
+    sink: Sink,
+}
+
+/// `Subscriber`'s mailbox item, as `#[messages]` would generate it.
+pub(crate) enum SubscriberMsg {
+    Add(Add, ReplyTo<()>),
+    Expect(Expect, ReplyTo<()>),
+    Hold(Hold, ReplyTo<()>),
+}
+
+impl Actor for Subscriber {
+    type Msg = SubscriberMsg;
+}
+
+// `reply.send(..)` for every variant, unit replies included, as `#[messages]` expands it.
+#[allow(clippy::unit_arg)]
+impl Dispatch<Subscriber> for SubscriberMsg {
+    async fn dispatch(self, actor: &mut Subscriber, _: &mut Context<Subscriber>) {
+        match self {
+            SubscriberMsg::Add(Add(v), reply) => reply.send(actor.sink.add(v)),
+            SubscriberMsg::Expect(msg, reply) => reply.send(actor.sink.expect(msg)),
+            SubscriberMsg::Hold(Hold { begun, gate }, reply) => {
+                let _ = begun.send(());
+                let _ = gate.await;
+                reply.send(());
+            }
+        }
+    }
+
+    fn message_type(&self) -> &'static str {
+        match self {
+            SubscriberMsg::Add(..) => "Add",
+            SubscriberMsg::Expect(..) => "Expect",
+            SubscriberMsg::Hold(..) => "Hold",
+        }
+    }
+
+    // As `#[messages]` generates it: `add` and `expect` need no future; `hold` awaits.
+    #[inline]
+    fn dispatch_sync(self, actor: &mut Subscriber, _: &mut Context<Subscriber>) -> Option<Self> {
+        match self {
+            SubscriberMsg::Add(Add(v), reply) => {
+                actor.sink.add(v);
+                reply.send(());
+                None
+            }
+            SubscriberMsg::Expect(msg, reply) => {
+                actor.sink.expect(msg);
+                reply.send(());
+                None
+            }
+            hold @ SubscriberMsg::Hold(..) => Some(hold),
+        }
+    }
+}
+
+impl Accepts<Add> for SubscriberMsg {
+    fn from_message(msg: Add, reply: ReplyTo<()>) -> Self {
+        SubscriberMsg::Add(msg, reply)
+    }
+}
+
+impl Accepts<Expect> for SubscriberMsg {
+    fn from_message(msg: Expect, reply: ReplyTo<()>) -> Self {
+        SubscriberMsg::Expect(msg, reply)
+    }
+}
+
+impl Accepts<Hold> for SubscriberMsg {
+    fn from_message(msg: Hold, reply: ReplyTo<()>) -> Self {
+        SubscriberMsg::Hold(msg, reply)
     }
 }
 
@@ -1000,6 +1143,266 @@ mod tell {
             check_sum("crossbeam consumer", sum, n);
         }
         total
+    }
+}
+
+/// Fan-out: one publisher, [`FAN_OUT_SUBSCRIBERS`] [`Subscriber`]s, `n / FAN_OUT_SUBSCRIBERS`
+/// events, each delivered to every subscriber.
+///
+/// The pub-sub variants subscribe every actor to the `Add` topic (default delivery:
+/// backpressure) and publish each value once; the baselines tell each value to every actor in
+/// turn, in the order the bus delivers it. Both make the same `n` deliveries into the same
+/// kind of actor from one task, and the clock stops when every actor has counted all its
+/// values, so the difference between them is the bus.
+///
+/// Two timings (see [`Timing`]): `Live` lets the subscribers run while the publisher
+/// publishes; `Burst` holds them until a burst of events is in their mailboxes, which keeps
+/// the scheduler's wake-ups out of the measurement.
+mod fan_out {
+    use snowglobe::{Recipient, SubscriptionId, Topic};
+
+    use super::*;
+
+    /// Events per burst: fits in the default mailbox, so a held subscriber never makes the
+    /// publisher wait.
+    const BURST: u64 = 1_000;
+    const _: () = assert!(BURST <= Mailbox::DEFAULT_CAPACITY as u64);
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Send {
+        /// `topic.publish(event).await`: waits while a mailbox is full.
+        Publish,
+        /// `topic.try_publish(event)`: never waits; a full mailbox's events wait in the
+        /// subscription, moved in by a pump task.
+        TryPublish,
+        /// `actor.tell(Add(v)).await` to every actor in turn: no bus.
+        TellRoundRobin,
+        /// The same through each actor's `Recipient<Add>`, the address the bus delivers
+        /// through.
+        RecipientTellRoundRobin,
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Timing {
+        /// All events in one go while the subscribers run: the common case, but on 2 workers
+        /// it has two steady states (see the README), so its figures move between runs.
+        Live,
+        /// Rounds of [`BURST`] events; before each, every subscriber is held in a handler
+        /// (outside the timed span), so the publisher wakes no one; then the subscribers are
+        /// let go and drain their mailboxes. Timed: publishing, letting go, draining.
+        Burst,
+    }
+
+    pub(super) fn publish(env: &Env, n: u64, iters: u64) -> Duration {
+        run(env, n, iters, Send::Publish, Timing::Live)
+    }
+
+    pub(super) fn try_publish(env: &Env, n: u64, iters: u64) -> Duration {
+        run(env, n, iters, Send::TryPublish, Timing::Live)
+    }
+
+    pub(super) fn tell_round_robin(env: &Env, n: u64, iters: u64) -> Duration {
+        run(env, n, iters, Send::TellRoundRobin, Timing::Live)
+    }
+
+    pub(super) fn publish_burst(env: &Env, n: u64, iters: u64) -> Duration {
+        run(env, n, iters, Send::Publish, Timing::Burst)
+    }
+
+    pub(super) fn tell_round_robin_burst(env: &Env, n: u64, iters: u64) -> Duration {
+        run(env, n, iters, Send::TellRoundRobin, Timing::Burst)
+    }
+
+    pub(super) fn recipient_tell_round_robin_burst(env: &Env, n: u64, iters: u64) -> Duration {
+        run(env, n, iters, Send::RecipientTellRoundRobin, Timing::Burst)
+    }
+
+    fn run(env: &Env, n: u64, iters: u64, send: Send, timing: Timing) -> Duration {
+        assert!(
+            n > 0 && n.is_multiple_of(FAN_OUT_SUBSCRIBERS),
+            "bench: fan-out needs a multiple of {FAN_OUT_SUBSCRIBERS} deliveries, got {n}"
+        );
+        let events = n / FAN_OUT_SUBSCRIBERS;
+        let round = match timing {
+            Timing::Live => events,
+            Timing::Burst => BURST,
+        };
+        let system = env.system().clone();
+        env.run(async move {
+            let actors: Vec<ActorRef<Subscriber>> = (0..FAN_OUT_SUBSCRIBERS)
+                .map(|_| {
+                    system
+                        .spawn(Subscriber::default())
+                        .expect("bench: spawn failed")
+                })
+                .collect();
+            let recipients: Vec<Recipient<Add>> = actors.iter().map(ActorRef::recipient).collect();
+            let topic = system.events().topic::<Add>();
+            assert_eq!(
+                topic.subscriptions(),
+                0,
+                "bench: subscriptions left over from an earlier run"
+            );
+            let subscriptions: Vec<SubscriptionId> = match send {
+                Send::Publish | Send::TryPublish => recipients
+                    .iter()
+                    .map(|r| topic.subscribe(r.clone()).expect("bench: subscribe failed"))
+                    .collect(),
+                Send::TellRoundRobin | Send::RecipientTellRoundRobin => Vec::new(),
+            };
+            let to = Targets {
+                topic: &topic,
+                actors: &actors,
+                recipients: &recipients,
+            };
+
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut sent = 0;
+                while sent < events {
+                    let len = round.min(events - sent);
+                    total += one_round(&to, len, send, timing).await;
+                    sent += len;
+                }
+            }
+
+            for id in subscriptions {
+                check_subscription(&topic, id, events * iters).await;
+                assert!(topic.unsubscribe(id), "bench: subscription already gone");
+            }
+            for actor in &actors {
+                actor.stop();
+            }
+            for actor in &actors {
+                let reason = actor.stopped().await;
+                assert!(
+                    matches!(reason, StopReason::Normal),
+                    "bench: subscriber stopped with {reason}"
+                );
+            }
+            total
+        })
+    }
+
+    /// Where the values go: the topic the actors subscribed to, or the actors themselves.
+    struct Targets<'a> {
+        topic: &'a Topic<Add>,
+        actors: &'a [ActorRef<Subscriber>],
+        recipients: &'a [Recipient<Add>],
+    }
+
+    /// Sends the values `1..=len` to every actor and waits until each has counted them all;
+    /// returns the time from the first send until then.
+    async fn one_round(to: &Targets<'_>, len: u64, send: Send, timing: Timing) -> Duration {
+        let mut counted = Vec::with_capacity(to.actors.len());
+        let mut gates = Vec::new();
+        for actor in to.actors {
+            let (done, finished) = oneshot::channel();
+            actor
+                .ask(Expect { count: len, done })
+                .await
+                .expect("bench: subscriber refused Expect");
+            counted.push(finished);
+        }
+        if timing == Timing::Burst {
+            for actor in to.actors {
+                let (begun, has_begun) = oneshot::channel();
+                let (open, gate) = oneshot::channel();
+                assert!(
+                    actor.tell(Hold { begun, gate }).await.is_ok(),
+                    "bench: subscriber stopped"
+                );
+                settle("fan-out hold", has_begun).await;
+                gates.push(open);
+            }
+        }
+
+        let start = Instant::now();
+        let reached = deliver(to, len, send).await;
+        for open in gates {
+            assert!(open.send(()).is_ok(), "bench: a held subscriber went away");
+        }
+        let mut sums = Vec::with_capacity(counted.len());
+        for finished in counted {
+            sums.push(settle("fan-out subscriber", finished).await);
+        }
+        let elapsed = start.elapsed();
+
+        // The bus's own account must add up too: every event reached every subscriber
+        // (delivered, or queued and moved in later), nothing dropped or gone.
+        assert_eq!(
+            reached,
+            to.actors.len() * usize_of(len),
+            "bench: fan-out: the publisher's reports do not add up"
+        );
+        for sum in sums {
+            check_sum("fan-out subscriber", sum, len);
+        }
+        elapsed
+    }
+
+    /// Sends the values `1..=len` to every actor; returns the deliveries the sends report.
+    async fn deliver(to: &Targets<'_>, len: u64, send: Send) -> usize {
+        let mut reached = 0usize;
+        match send {
+            Send::Publish => {
+                for v in 1..=len {
+                    reached += to.topic.publish(Add(v)).await.delivered;
+                }
+            }
+            Send::TryPublish => {
+                for v in 1..=len {
+                    reached += to.topic.try_publish(Add(v)).received();
+                }
+            }
+            Send::TellRoundRobin => {
+                for v in 1..=len {
+                    for actor in to.actors {
+                        assert!(
+                            actor.tell(Add(v)).await.is_ok(),
+                            "bench: subscriber stopped"
+                        );
+                        reached += 1;
+                    }
+                }
+            }
+            Send::RecipientTellRoundRobin => {
+                for v in 1..=len {
+                    for actor in to.recipients {
+                        assert!(
+                            actor.tell(Add(v)).await.is_ok(),
+                            "bench: subscriber stopped"
+                        );
+                        reached += 1;
+                    }
+                }
+            }
+        }
+        reached
+    }
+
+    /// The subscription's counters once its last event is in: all `expected` delivered, none
+    /// dropped or waiting. A pump task counts an event just after it is in the mailbox, so
+    /// the subscriber may have handled it a moment before: wait for the counter to catch up.
+    async fn check_subscription(topic: &Topic<Add>, id: SubscriptionId, expected: u64) {
+        let deadline = Instant::now() + STALL_LIMIT;
+        loop {
+            let stats = topic.stats(id).expect("bench: a subscription ended early");
+            assert_eq!(stats.dropped, 0, "bench: fan-out: events dropped");
+            assert!(
+                stats.delivered <= expected,
+                "bench: fan-out: {} deliveries to one subscriber, expected {expected}",
+                stats.delivered
+            );
+            if stats.delivered == expected && stats.waiting == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "bench: fan-out: subscription stuck at {stats:?}, expected {expected}"
+            );
+            ::tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 

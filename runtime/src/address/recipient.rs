@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::actor_ref::ActorRef;
-use super::endpoint::{sealed::Sealed, try_tell};
+use super::endpoint::sealed::Sealed;
 use super::error::TellError;
 use super::request::{Request, Tell};
 use crate::actor::{Actor, ActorId, Cell, Core, Lifecycle};
@@ -19,6 +19,8 @@ trait Deliver<M: Message>: Send + Sync {
     fn try_reserve(&self) -> Result<Slot<'_>, Reject>;
     fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>>;
     fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
+    /// `try_reserve` and `push` in one indirect call: the fan-out path of the event bus.
+    fn try_tell(&self, headers: Headers, msg: M) -> Result<(), TellError<M>>;
     fn core(&self) -> &Core;
 }
 
@@ -44,6 +46,24 @@ where
                 payload: A::Msg::from_message(msg, reply),
             },
         );
+    }
+
+    #[inline]
+    fn try_tell(&self, headers: Headers, msg: M) -> Result<(), TellError<M>> {
+        match self.queue.try_reserve() {
+            Ok(slot) => {
+                self.queue.push(
+                    slot,
+                    Envelope {
+                        headers,
+                        payload: A::Msg::from_message(msg, ReplyTo::none()),
+                    },
+                );
+                Ok(())
+            }
+            Err(Reject::Full) => Err(TellError::Full(msg)),
+            Err(Reject::Closed) => Err(TellError::Closed(msg)),
+        }
     }
 
     fn core(&self) -> &Core {
@@ -135,7 +155,13 @@ impl<M: Message> Recipient<M> {
     ///
     /// [`TellError::Full`] or [`TellError::Closed`], with the message.
     pub fn try_tell(&self, msg: M) -> Result<(), TellError<M>> {
-        try_tell(self, msg, Headers::new())
+        self.cell.try_tell(Headers::new(), msg)
+    }
+
+    /// [`try_tell`](Self::try_tell) with headers made by the caller: the event bus makes
+    /// one set per published event and copies it into every delivery.
+    pub(crate) fn try_tell_with(&self, headers: Headers, msg: M) -> Result<(), TellError<M>> {
+        self.cell.try_tell(headers, msg)
     }
 
     /// Asks: sends `msg` and waits for the reply. See [`ActorRef::ask`].

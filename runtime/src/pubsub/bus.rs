@@ -282,6 +282,10 @@ impl<E: Event> Topic<E> {
 
     /// Publishes `event` to the subscriptions without a pattern. Waits while a
     /// backpressure subscriber's mailbox is full.
+    ///
+    /// Every delivery of one event carries the same [`Headers`](crate::Headers): one message
+    /// id, the publisher as sender, the publisher's trace context. A subscriber can tell two
+    /// events apart, and one event seen twice, by the id.
     pub async fn publish(&self, event: E) -> Published {
         let (published, waits) = self.state.offer_all(None, event, true);
         settle(published, waits).await

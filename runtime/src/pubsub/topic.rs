@@ -31,16 +31,26 @@ pub(crate) struct TopicState<E: Event> {
 }
 
 /// One subscription.
+///
+/// What a publish reads and writes on the fast path comes first, in one cache line of its
+/// own: a fan-out that streams events into many mailboxes evicts everything else between two
+/// publishes, and each line more per subscription is one more miss per delivery.
+#[repr(C, align(64))]
 pub(crate) struct Sub<E: Event> {
-    pub(crate) id: u64,
     recipient: Recipient<E>,
+    delivered: AtomicU64,
+    /// Set once the subscriber is known to have stopped.
+    closed: AtomicBool,
+    /// `backlog.pumping`, readable without the lock: while it is clear, a publisher offers
+    /// straight to the mailbox and takes the lock only when the mailbox is full.
+    pumping: AtomicBool,
+    /// No pattern and no filter: every event of the type is wanted.
+    takes_all: bool,
+    pub(crate) id: u64,
     pattern: Option<Pattern>,
     filter: Option<Filter<E>>,
     delivery: Delivery,
-    delivered: AtomicU64,
     dropped: AtomicU64,
-    /// Set once the subscriber is known to have stopped.
-    closed: AtomicBool,
     /// Events waiting for room in the subscriber's mailbox, in order; empty unless the
     /// subscriber is backed up.
     backlog: Mutex<Backlog<E>>,
@@ -91,6 +101,7 @@ impl<E: Event> TopicState<E> {
         }
         let subscriber = recipient.id();
         let sub = Arc::new(Sub {
+            takes_all: options.pattern.is_none() && options.filter.is_none(),
             id,
             recipient,
             pattern: options.pattern,
@@ -99,6 +110,7 @@ impl<E: Event> TopicState<E> {
             delivered: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            pumping: AtomicBool::new(false),
             backlog: Mutex::new(Backlog {
                 queue: VecDeque::new(),
                 pumping: false,
@@ -195,6 +207,9 @@ impl<E: Event> TopicState<E> {
         let Some(last) = subs.iter().rposition(|s| s.wants(name, &event)) else {
             return (report, waits);
         };
+        // One set of headers per event, copied into every delivery: one id, one sender, one
+        // trace context for the event wherever it goes.
+        let headers = Headers::new();
         let mut event = Some(event);
         for (index, sub) in subs.iter().enumerate().take(last + 1) {
             let copy = if index == last {
@@ -207,7 +222,7 @@ impl<E: Event> TopicState<E> {
             let Some(copy) = copy else {
                 continue;
             };
-            match self.offer(sub, copy, wait) {
+            match self.offer(sub, headers, copy, wait) {
                 Ok(Outcome::Delivered) => report.delivered += 1,
                 Ok(Outcome::Queued { evicted }) => {
                     report.queued += 1;
@@ -222,9 +237,15 @@ impl<E: Event> TopicState<E> {
     }
 
     /// Offers one event to one subscription. `Err`: the publisher waits on this for room.
+    ///
+    /// Order: while a pump moves a backlog into the mailbox (`pumping`), new events queue
+    /// behind it under the backlog lock. The pump clears `pumping` only once the backlog is
+    /// empty and in the mailbox, so an event offered straight to the mailbox after that
+    /// follows every earlier event of its publisher.
     fn offer(
         &self,
         sub: &Arc<Sub<E>>,
+        headers: Headers,
         event: E,
         wait: bool,
     ) -> Result<Outcome, oneshot::Receiver<bool>> {
@@ -232,13 +253,28 @@ impl<E: Event> TopicState<E> {
             self.dead_letter(sub.recipient.id(), DeadLetterReason::ActorStopped);
             return Ok(Outcome::Gone);
         }
+        if !sub.pumping.load(Ordering::Acquire) {
+            // The fast path: no backlog, no lock.
+            return match sub.recipient.try_tell_with(headers, event) {
+                Ok(()) => {
+                    sub.delivered.fetch_add(1, Ordering::Relaxed);
+                    Ok(Outcome::Delivered)
+                }
+                Err(TellError::Closed(_)) => Ok(self.gone(sub)),
+                Err(TellError::Full(event)) => {
+                    let mut backlog = sub.backlog.lock();
+                    self.enqueue(sub, &mut backlog, event, wait)
+                }
+            };
+        }
         let mut backlog = sub.backlog.lock();
         if backlog.pumping {
             // Backed up: behind the events already waiting, to keep their order.
             return self.enqueue(sub, &mut backlog, event, wait);
         }
-        // Under the backlog lock, so that no pump starts between this and a push.
-        match sub.recipient.try_tell(event) {
+        // The pump finished meanwhile. Under the backlog lock, so that no pump starts between
+        // this and a push.
+        match sub.recipient.try_tell_with(headers, event) {
             Ok(()) => {
                 sub.delivered.fetch_add(1, Ordering::Relaxed);
                 Ok(Outcome::Delivered)
@@ -289,6 +325,7 @@ impl<E: Event> TopicState<E> {
         backlog.queue.push_back(Waiting { event, done });
         if !backlog.pumping {
             backlog.pumping = true;
+            sub.pumping.store(true, Ordering::Release);
             self.start_pump(sub.clone());
         }
         match waiting {
@@ -311,6 +348,7 @@ impl<E: Event> TopicState<E> {
                         Some(next) => next,
                         None => {
                             backlog.pumping = false;
+                            sub.pumping.store(false, Ordering::Release);
                             return;
                         }
                     }
@@ -328,6 +366,7 @@ impl<E: Event> TopicState<E> {
                         let rest = {
                             let mut backlog = sub.backlog.lock();
                             backlog.pumping = false;
+                            sub.pumping.store(false, Ordering::Release);
                             std::mem::take(&mut backlog.queue)
                         };
                         if let Some(system) = weak.upgrade() {
@@ -372,7 +411,11 @@ fn record<E>(system: &Shared, recipient: ActorId, reason: DeadLetterReason) {
 }
 
 impl<E: Event> Sub<E> {
+    #[inline]
     fn wants(&self, name: Option<&TopicName>, event: &E) -> bool {
+        if self.takes_all {
+            return true;
+        }
         let topic_matches = match (&self.pattern, name) {
             (None, _) => true,
             (Some(pattern), Some(name)) => pattern.matches(name),
