@@ -126,6 +126,50 @@ async fn smoke_every_subscriber_gets_every_event() {
     system.shutdown().await;
 }
 
+/// Records the message id of every event it handles.
+#[derive(Default)]
+struct IdRecorder {
+    ids: Vec<snowglobe::MessageId>,
+}
+
+impl Actor for IdRecorder {
+    type Msg = IdRecorderMsg;
+}
+
+#[messages]
+impl IdRecorder {
+    #[handler]
+    fn placed(&mut self, ctx: &mut Context<Self>, _event: OrderPlaced) {
+        self.ids.push(ctx.headers().id());
+    }
+
+    #[message]
+    fn ids(&self) -> Vec<snowglobe::MessageId> {
+        self.ids.clone()
+    }
+}
+
+#[tokio::test]
+async fn every_delivery_of_one_event_carries_its_one_id() {
+    let system = System::new();
+    let placed = system.events().topic::<OrderPlaced>();
+    let recorders: Vec<_> = (0..3)
+        .map(|_| system.spawn(IdRecorder::default()).unwrap())
+        .collect();
+    for recorder in &recorders {
+        placed.subscribe(recorder.recipient()).unwrap();
+    }
+    placed.publish(event(1)).await;
+    placed.try_publish(event(2));
+    let ids = recorders[0].ids().await.unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1], "two events, two ids");
+    for recorder in &recorders[1..] {
+        assert_eq!(recorder.ids().await.unwrap(), ids);
+    }
+    system.shutdown().await;
+}
+
 #[tokio::test]
 async fn patterns_and_filters_choose_the_events() {
     let system = System::new();
