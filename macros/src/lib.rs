@@ -309,7 +309,15 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// - `#[messages(vis = pub(crate))]`: the visibility of every generated item.
 /// - `#[message(name = StockLevel)]`: the name of the method's struct.
 /// - `#[message(derive(Clone, Debug))]`: derives for the method's struct.
-/// - `#[handler]` takes no options.
+/// - `#[message(idempotent)]`: the handler runs once per message id. The generated dispatch
+///   looks the message up in the actor's deduplication window
+///   ([`Context::dedup`](../snowglobe/struct.Context.html#method.dedup)) before the handler
+///   runs: a repeated id with the same content gets the remembered reply without running the
+///   handler, the same id with other content gets `AskError::IdReused`. A retry reuses the id
+///   of its first attempt, so a retried charge is applied once. The struct derives `Hash`
+///   (for the content check) and the reply type must be `Clone + Sync`.
+/// - `#[handler]` takes no options (deduplicate a handled type by hand with
+///   `Context::dedup`).
 ///
 /// # Visibility
 ///

@@ -47,6 +47,7 @@ mod address;
 mod mailbox;
 mod message;
 pub mod pubsub;
+pub mod resilience;
 mod supervision;
 mod system;
 

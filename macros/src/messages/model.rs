@@ -59,6 +59,9 @@ pub(super) enum Kind {
     Generated {
         /// `#[message(derive(...))]`.
         derives: Vec<Path>,
+        /// `#[message(idempotent)]`: the handler runs once per message id; a repeated id
+        /// gets the remembered reply.
+        idempotent: bool,
     },
     /// `#[handler]`: the message type exists; only the `Handler` impl and the mailbox's parts
     /// are generated.
@@ -121,6 +124,11 @@ impl Message {
     /// Whether the method takes the actor's context.
     pub(super) fn takes_context(&self) -> bool {
         self.params.iter().any(|p| matches!(p, Param::Context))
+    }
+
+    /// Whether the message is deduplicated by id (`#[message(idempotent)]`).
+    pub(super) fn is_idempotent(&self) -> bool {
+        matches!(self.kind, Kind::Generated { idempotent: true, .. })
     }
 
     /// Whether the message is a `#[handler]`'s.

@@ -66,6 +66,8 @@ pub(super) struct Marked {
     pub(super) name: Option<Ident>,
     /// `#[message(derive(Clone, Debug))]`.
     pub(super) derives: Vec<Path>,
+    /// `#[message(idempotent)]`.
+    pub(super) idempotent: bool,
 }
 
 /// Removes every `#[message]` and `#[handler]` marker from the block and returns the methods
@@ -119,11 +121,11 @@ pub(super) fn take_markers(block: &mut ItemImpl, errors: &Errors) -> Vec<Marked>
         method
             .attrs
             .push(parse_quote!(#[allow(clippy::needless_pass_by_value)]));
-        let (name, derives) = match marker {
+        let (name, derives, idempotent) = match marker {
             Marker::Message => marker_options(first, errors),
             Marker::Handler => {
                 no_options(first, errors);
-                (None, Vec::new())
+                (None, Vec::new(), false)
             }
         };
         marked.push(Marked {
@@ -131,6 +133,7 @@ pub(super) fn take_markers(block: &mut ItemImpl, errors: &Errors) -> Vec<Marked>
             marker,
             name,
             derives,
+            idempotent,
         });
     }
     marked
@@ -195,10 +198,11 @@ fn no_options(attr: &Attribute, errors: &Errors) {
     }
 }
 
-/// Reads `#[message]`, `#[message(name = X, derive(A, B))]`.
-fn marker_options(attr: &Attribute, errors: &Errors) -> (Option<Ident>, Vec<Path>) {
+/// Reads `#[message]`, `#[message(name = X, derive(A, B), idempotent)]`.
+fn marker_options(attr: &Attribute, errors: &Errors) -> (Option<Ident>, Vec<Path>, bool) {
     let mut name = None;
     let mut derives: Option<Vec<Path>> = None;
+    let mut idempotent = false;
     match &attr.meta {
         Meta::Path(_) => {}
         Meta::NameValue(meta) => errors.at(
@@ -222,12 +226,17 @@ fn marker_options(attr: &Attribute, errors: &Errors) -> (Option<Ident>, Vec<Path
                         Ok(())
                     })?;
                     derives = Some(list);
+                } else if meta.path.is_ident("idempotent") {
+                    if idempotent {
+                        return duplicate_option(errors, &meta, "message");
+                    }
+                    idempotent = true;
                 } else {
                     return unknown_option(
                         errors,
                         &meta,
                         "message",
-                        "`name = <StructName>` and `derive(<traits>)`",
+                        "`name = <StructName>`, `derive(<traits>)` and `idempotent`",
                     );
                 }
                 Ok(())
@@ -237,5 +246,5 @@ fn marker_options(attr: &Attribute, errors: &Errors) -> (Option<Ident>, Vec<Path
             }
         }
     }
-    (name, derives.unwrap_or_default())
+    (name, derives.unwrap_or_default(), idempotent)
 }

@@ -35,6 +35,7 @@ pub(super) fn message(
         name,
         kind: Kind::Generated {
             derives: marked.derives,
+            idempotent: marked.idempotent,
         },
         docs: copied(method, "doc"),
         cfgs: copied(method, "cfg"),

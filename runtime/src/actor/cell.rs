@@ -13,6 +13,7 @@ use super::group::Group;
 use super::{Actor, ActorId, PanicMessage, StopReason};
 use crate::mailbox::Queue;
 use crate::message::{Envelope, Headers};
+use crate::resilience::{DedupStore, MemoryDedupStore};
 use crate::supervision::{
     ActorEvent, DeadLetter, DeadLetterReason, LinkError, RestartLog, Supervisor, Terminated,
 };
@@ -101,6 +102,8 @@ struct Extra {
     links: Vec<(ActorId, Weak<dyn Node>, u32)>,
     /// Run once the actor has stopped (subscriptions ending with their subscriber).
     on_finish: Vec<Box<dyn FnOnce() + Send>>,
+    /// The replies of deduplicated messages; created at the first one unless given at spawn.
+    dedup: Option<Arc<dyn DedupStore>>,
 }
 
 /// Delivers [`Terminated`] to one watcher.
@@ -298,6 +301,21 @@ impl Core {
 
     pub(crate) fn name(&self) -> Option<&str> {
         self.name.get().map(|n| &**n)
+    }
+
+    /// The actor's deduplication window: the one it was spawned with, or a fresh
+    /// [`MemoryDedupStore`] at the first deduplicated message. It lives as long as the cell,
+    /// across restarts.
+    pub(crate) fn dedup_store(&self) -> Arc<dyn DedupStore> {
+        self.with_extra(|e| {
+            e.dedup
+                .get_or_insert_with(|| Arc::new(MemoryDedupStore::default()))
+                .clone()
+        })
+    }
+
+    pub(crate) fn set_dedup_store(&self, store: Arc<dyn DedupStore>) {
+        self.with_extra(|e| e.dedup = Some(store));
     }
 
     /// Records a message that will not be handled.

@@ -97,6 +97,10 @@ pub enum AskError<M> {
     /// called [`ReplyTo::send`](crate::ReplyTo::send)).
     #[error("request dropped without a reply")]
     Dropped,
+    /// The receiver deduplicates this message type, and the message's id was used before for
+    /// a message with other content. The handler did not run.
+    #[error("message id used before for a different message")]
+    IdReused,
 }
 
 /// Whether the handler of a failed ask ran, from [`AskError::was_handled`].
@@ -123,7 +127,9 @@ impl<M> AskError<M> {
     #[must_use]
     pub fn was_handled(&self) -> Handled {
         match self {
-            AskError::Full(_) | AskError::Closed(_) | AskError::Stopped => Handled::No,
+            AskError::Full(_) | AskError::Closed(_) | AskError::Stopped | AskError::IdReused => {
+                Handled::No
+            }
             AskError::Interrupted | AskError::Panicked(_) | AskError::Dropped => Handled::Yes,
             AskError::Timeout => Handled::Unknown,
         }
@@ -135,6 +141,23 @@ impl<M> AskError<M> {
             Failure::Interrupted => AskError::Interrupted,
             Failure::Panicked(p) => AskError::Panicked(p),
             Failure::Dropped => AskError::Dropped,
+            Failure::IdReused => AskError::IdReused,
+        }
+    }
+
+    /// The kind of failure, as the resilience policies classify it.
+    #[must_use]
+    pub fn kind(&self) -> crate::resilience::FailureKind {
+        use crate::resilience::FailureKind;
+        match self {
+            AskError::Full(_) => FailureKind::Full,
+            AskError::Closed(_) => FailureKind::Closed,
+            AskError::Timeout => FailureKind::Timeout,
+            AskError::Stopped => FailureKind::Stopped,
+            AskError::Interrupted => FailureKind::Interrupted,
+            AskError::Panicked(_) => FailureKind::Panicked,
+            AskError::Dropped => FailureKind::Dropped,
+            AskError::IdReused => FailureKind::IdReused,
         }
     }
 }
@@ -149,6 +172,7 @@ impl<M> fmt::Debug for AskError<M> {
             AskError::Interrupted => f.write_str("Interrupted"),
             AskError::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
             AskError::Dropped => f.write_str("Dropped"),
+            AskError::IdReused => f.write_str("IdReused"),
         }
     }
 }

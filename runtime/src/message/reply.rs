@@ -20,6 +20,8 @@ pub(crate) enum Failure {
     /// The reply slot was dropped without a reply and without a reason (a hand-written
     /// dispatch that forgot to reply).
     Dropped,
+    /// The receiver deduplicates the message type and the id came with other content.
+    IdReused,
 }
 
 type Orphan = Box<dyn FnOnce(Failure) + Send>;
@@ -122,6 +124,14 @@ impl<R: Send + 'static> ReplyTo<R> {
         if let Some(tx) = self.tx.take() {
             // The asker may have timed out and gone: nothing to do then.
             let _ = tx.send(Ok(reply));
+        }
+    }
+
+    /// Answers the asker that its message id was used before for a message with other
+    /// content ([`AskError::IdReused`](crate::AskError::IdReused)); the handler did not run.
+    pub(crate) fn reject_reused_id(mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Err(Failure::IdReused));
         }
     }
 }

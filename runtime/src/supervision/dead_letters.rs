@@ -25,6 +25,10 @@ pub enum DeadLetterReason {
     /// The actor's mailbox was full, and the sender's policy was to give up rather than
     /// wait (an event bus subscription with [`Delivery::DeadLetter`](crate::Delivery)).
     MailboxFull,
+    /// The receiver deduplicates its type, and its id came before with other content: it
+    /// was refused without running the handler (an asker got
+    /// [`AskError::IdReused`](crate::AskError::IdReused)).
+    IdReused,
 }
 
 impl fmt::Display for DeadLetterReason {
@@ -34,6 +38,9 @@ impl fmt::Display for DeadLetterReason {
             DeadLetterReason::HandlerPanicked(p) => write!(f, "handler panicked: {p}"),
             DeadLetterReason::Interrupted => f.write_str("handler interrupted by a kill"),
             DeadLetterReason::MailboxFull => f.write_str("mailbox full"),
+            DeadLetterReason::IdReused => {
+                f.write_str("message id used before for a different message")
+            }
         }
     }
 }
@@ -126,6 +133,7 @@ pub struct DeadLetters {
     panicked: AtomicU64,
     interrupted: AtomicU64,
     mailbox_full: AtomicU64,
+    id_reused: AtomicU64,
     /// Subscribers get each letter as an event on the system's bus.
     topic: Topic<DeadLetter>,
     /// Letters a subscriber did not get because its mailbox was full.
@@ -141,6 +149,7 @@ impl DeadLetters {
             panicked: AtomicU64::new(0),
             interrupted: AtomicU64::new(0),
             mailbox_full: AtomicU64::new(0),
+            id_reused: AtomicU64::new(0),
             topic,
             missed: AtomicU64::new(0),
         }
@@ -222,6 +231,7 @@ impl DeadLetters {
             DeadLetterReason::HandlerPanicked(_) => &self.panicked,
             DeadLetterReason::Interrupted => &self.interrupted,
             DeadLetterReason::MailboxFull => &self.mailbox_full,
+            DeadLetterReason::IdReused => &self.id_reused,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
@@ -263,6 +273,7 @@ impl DeadLetters {
             + self.panicked.load(Ordering::Relaxed)
             + self.interrupted.load(Ordering::Relaxed)
             + self.mailbox_full.load(Ordering::Relaxed)
+            + self.id_reused.load(Ordering::Relaxed)
     }
 
     /// Dead letters with a reason of this kind (the reason's payload is ignored).
@@ -273,6 +284,7 @@ impl DeadLetters {
             DeadLetterReason::HandlerPanicked(_) => &self.panicked,
             DeadLetterReason::Interrupted => &self.interrupted,
             DeadLetterReason::MailboxFull => &self.mailbox_full,
+            DeadLetterReason::IdReused => &self.id_reused,
         }
         .load(Ordering::Relaxed)
     }

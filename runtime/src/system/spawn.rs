@@ -8,6 +8,7 @@ use super::bulkhead::{Bulkhead, DedicatedThread};
 use crate::actor::{self, Actor, Cell, Context, Core, Launch, Lifecycle, Node, Restarter};
 use crate::address::ActorRef;
 use crate::mailbox::{Mailbox, Queue};
+use crate::resilience::{DedupStore, SharedStore};
 use crate::supervision::{ActorEvent, ChildSpec};
 
 /// Options for one spawn: a name, a mailbox other than the actor type's default.
@@ -38,6 +39,7 @@ pub struct SpawnOptions {
     name: Option<Arc<str>>,
     mailbox: Option<Mailbox>,
     placement: Option<Placement>,
+    dedup: Option<SharedStore>,
 }
 
 /// Where an actor's task runs, when not where its parent's does.
@@ -111,6 +113,34 @@ impl SpawnOptions {
     /// ```
     pub fn dedicated_thread(mut self) -> SpawnOptions {
         self.placement = Some(Placement::Thread);
+        self
+    }
+
+    /// Keeps the actor's deduplication window (`#[message(idempotent)]`,
+    /// [`Context::dedup`](crate::Context::dedup)) in `store` instead of a fresh
+    /// [`MemoryDedupStore`](crate::resilience::MemoryDedupStore) of the default window. Give
+    /// a larger window, or a store that outlives the actor.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use snowglobe_runtime::{Actor, DynMessage};
+    /// # struct Payments;
+    /// # impl Actor for Payments { type Msg = DynMessage<Self>; }
+    /// use std::sync::Arc;
+    /// use snowglobe_runtime::resilience::MemoryDedupStore;
+    /// use snowglobe_runtime::{SpawnOptions, System};
+    ///
+    /// let system = System::new();
+    /// let window = Arc::new(MemoryDedupStore::new(100_000));
+    /// let payments = system
+    ///     .spawn_with(Payments, SpawnOptions::new().dedup_store(window.clone()))
+    ///     .unwrap();
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    pub fn dedup_store(mut self, store: Arc<dyn DedupStore>) -> SpawnOptions {
+        self.dedup = Some(SharedStore(store));
         self
     }
 
@@ -197,6 +227,7 @@ impl System {
             name,
             mailbox,
             placement,
+            dedup,
         } = options;
         let capacity = capacity(mailbox.unwrap_or(A::MAILBOX))?;
         if name.as_deref() == Some("") {
@@ -236,6 +267,9 @@ impl System {
             restarter.is_some(),
             bulkhead,
         );
+        if let Some(SharedStore(store)) = dedup {
+            core.set_dedup_store(store);
+        }
         let cell = Arc::new(Cell::<A>::new(core, Queue::new(capacity)));
 
         if let Some(name) = &name

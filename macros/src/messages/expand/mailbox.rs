@@ -61,7 +61,42 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
             #variant_docs
             #name(#ty, #reply_type)
         });
-        if message.is_async {
+        if message.is_idempotent() {
+            // Looked up by id before the handler runs; the reply remembered after it.
+            let value = local("value");
+            let ticket = local("ticket");
+            let (run, sync) = if message.is_async {
+                (quote!(#handler(#actor_ref, #msg, #ctx).await), false)
+            } else {
+                let (pattern, call) = destructure_and_call(message, &quote!(#actor_ref), &ctx);
+                (quote!({ let #pattern = #msg; #call }), true)
+            };
+            let deduplicated = quote! {
+                match #ctx.dedup(&#msg) {
+                    ::snowglobe::resilience::Seen::New(#ticket) => {
+                        let #value = #run;
+                        #ctx.remember(#ticket, &#value);
+                        #reply.send(#value);
+                    }
+                    ::snowglobe::resilience::Seen::Replay(#value) => #reply.send(#value),
+                    ::snowglobe::resilience::Seen::IdReused => #ctx.reject_reused_id(#reply),
+                }
+            };
+            dispatch_arms.push(quote! {
+                #(#cfgs)*
+                #mailbox::#name(#msg, #reply) => #deduplicated,
+            });
+            if sync {
+                sync_uses_ctx = true;
+                sync_arms.push(quote! {
+                    #(#cfgs)*
+                    #mailbox::#name(#msg, #reply) => {
+                        #deduplicated
+                        ::core::option::Option::None
+                    }
+                });
+            }
+        } else if message.is_async {
             dispatch_arms.push(quote! {
                 #(#cfgs)*
                 #mailbox::#name(#msg, #reply) => #reply.send(
@@ -154,7 +189,7 @@ pub(super) fn mailbox(model: &Model) -> TokenStream {
     let dispatch_uses_ctx = model
         .messages
         .iter()
-        .any(|m| m.is_async || m.takes_context() || m.is_handled());
+        .any(|m| m.is_async || m.takes_context() || m.is_handled() || m.is_idempotent());
     let ctx_param = if dispatch_uses_ctx {
         quote!(#ctx)
     } else {

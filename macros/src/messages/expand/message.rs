@@ -28,9 +28,19 @@ pub(super) fn message(model: &Model, message: &Message) -> TokenStream {
     let name = &message.name;
     let cfgs = &message.cfgs;
     let struct_docs = docs::message_struct(model, message);
-    let Kind::Generated { derives } = &message.kind else {
+    let Kind::Generated {
+        derives,
+        idempotent,
+    } = &message.kind
+    else {
         unreachable!("invariant: a `#[handler]` has no struct to generate");
     };
+    let mut derives: Vec<TokenStream> = derives.iter().map(|d| quote!(#d)).collect();
+    // Deduplication compares the content of a repeated id: the struct needs `Hash`.
+    let hashes = |d: &TokenStream| d.to_string().replace(' ', "").ends_with("Hash");
+    if *idempotent && !derives.iter().any(hashes) {
+        derives.push(quote!(::core::hash::Hash));
+    }
     let derive = (!derives.is_empty()).then(|| quote!(#[derive(#(#derives),*)]));
     let reply = message.reply.clone().unwrap_or_else(|| quote!(()));
 
