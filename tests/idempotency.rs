@@ -5,8 +5,8 @@
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::Poll;
 
 use snowglobe::resilience::MemoryDedupStore;
 use snowglobe::{
@@ -109,10 +109,29 @@ async fn a_repeated_id_gets_the_first_reply_without_running_the_handler() {
     let (ledger, runs) = ledger();
     let ledger = system.spawn(ledger).unwrap();
     let id = MessageId::next();
-    assert_eq!(ledger.charge("4242".into(), 500).message_id(id).await.unwrap(), 1);
-    assert_eq!(ledger.charge("4242".into(), 500).message_id(id).await.unwrap(), 1);
+    assert_eq!(
+        ledger
+            .charge("4242".into(), 500)
+            .message_id(id)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        ledger
+            .charge("4242".into(), 500)
+            .message_id(id)
+            .await
+            .unwrap(),
+        1
+    );
     // A tell of the same request is recognised too.
-    ledger.charge("4242".into(), 500).message_id(id).tell().await.unwrap();
+    ledger
+        .charge("4242".into(), 500)
+        .message_id(id)
+        .tell()
+        .await
+        .unwrap();
     // A new id is a new request, even with the same content.
     assert_eq!(ledger.charge("4242".into(), 500).await.unwrap(), 2);
     assert_eq!(ledger.rows().await.unwrap(), 2);
@@ -126,11 +145,20 @@ async fn the_same_id_with_other_content_is_refused_and_recorded() {
     let (ledger, runs) = ledger();
     let ledger = system.spawn(ledger).unwrap();
     let id = MessageId::next();
-    ledger.charge("4242".into(), 500).message_id(id).await.unwrap();
+    ledger
+        .charge("4242".into(), 500)
+        .message_id(id)
+        .await
+        .unwrap();
     let refused = ledger.charge("4242".into(), 9_999).message_id(id).await;
     assert!(matches!(refused, Err(AskError::IdReused)), "{refused:?}");
     // A refused tell is not silently dropped either.
-    ledger.charge("1111".into(), 1).message_id(id).tell().await.unwrap();
+    ledger
+        .charge("1111".into(), 1)
+        .message_id(id)
+        .tell()
+        .await
+        .unwrap();
     assert_eq!(ledger.rows().await.unwrap(), 1);
     assert_eq!(runs.load(Ordering::Relaxed), 1);
     let letters = system.dead_letters();
@@ -147,7 +175,10 @@ async fn a_duplicate_sent_while_the_first_is_in_flight_waits_for_its_reply() {
     let id = MessageId::next();
     let (gate, open) = Gate::new();
     let entered = gate.entered.clone();
-    let first = ledger.slow_charge(700, gate.clone()).message_id(id).into_future();
+    let first = ledger
+        .slow_charge(700, gate.clone())
+        .message_id(id)
+        .into_future();
     let mut first = std::pin::pin!(first);
     send_now(first.as_mut()).await;
     // The first copy holds the actor at the gate; the second is queued behind it.
@@ -177,13 +208,31 @@ async fn the_window_survives_a_restart() {
     };
     let ledger = system.spawn_supervised(spec).unwrap();
     let id = MessageId::next();
-    assert_eq!(ledger.charge("4242".into(), 500).message_id(id).await.unwrap(), 1);
+    assert_eq!(
+        ledger
+            .charge("4242".into(), 500)
+            .message_id(id)
+            .await
+            .unwrap(),
+        1
+    );
     // A crash restarts the ledger with fresh state...
     let crashed = ledger.charge("crash".into(), 1).await;
     assert!(matches!(crashed, Err(AskError::Panicked(_))), "{crashed:?}");
     // ...and the retry of the first charge is still recognised: no second row.
-    assert_eq!(ledger.charge("4242".into(), 500).message_id(id).await.unwrap(), 1);
-    assert_eq!(ledger.rows().await.unwrap(), 0, "the new instance saved nothing");
+    assert_eq!(
+        ledger
+            .charge("4242".into(), 500)
+            .message_id(id)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        ledger.rows().await.unwrap(),
+        0,
+        "the new instance saved nothing"
+    );
     assert_eq!(ledger.restarts(), 1);
     // A panicked charge remembered nothing: its retry runs again.
     assert_eq!(runs.load(Ordering::Relaxed), 2);
@@ -200,12 +249,30 @@ async fn a_bounded_window_forgets_the_oldest_ids() {
         .unwrap();
     let ids: Vec<MessageId> = (0..3).map(|_| MessageId::next()).collect();
     for id in &ids {
-        ledger.charge("4242".into(), 1).message_id(*id).await.unwrap();
+        ledger
+            .charge("4242".into(), 1)
+            .message_id(*id)
+            .await
+            .unwrap();
     }
     assert_eq!(window.len(), 2);
     // The newest two are remembered; the oldest was forgotten and runs again.
-    assert_eq!(ledger.charge("4242".into(), 1).message_id(ids[2]).await.unwrap(), 3);
-    assert_eq!(ledger.charge("4242".into(), 1).message_id(ids[0]).await.unwrap(), 4);
+    assert_eq!(
+        ledger
+            .charge("4242".into(), 1)
+            .message_id(ids[2])
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        ledger
+            .charge("4242".into(), 1)
+            .message_id(ids[0])
+            .await
+            .unwrap(),
+        4
+    );
     assert_eq!(runs.load(Ordering::Relaxed), 4);
     system.shutdown().await;
 }

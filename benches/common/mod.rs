@@ -575,7 +575,8 @@ impl Accepts<Hold> for SubscriberMsg {
     }
 }
 
-/// Replies with the value plus one.
+/// Replies with the value plus one. `Clone` for the resilience policies, which may resend it.
+#[derive(Clone)]
 pub(crate) struct Inc(pub(crate) u64);
 impl Message for Inc {
     type Reply = u64;

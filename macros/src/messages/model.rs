@@ -128,7 +128,13 @@ impl Message {
 
     /// Whether the message is deduplicated by id (`#[message(idempotent)]`).
     pub(super) fn is_idempotent(&self) -> bool {
-        matches!(self.kind, Kind::Generated { idempotent: true, .. })
+        matches!(
+            self.kind,
+            Kind::Generated {
+                idempotent: true,
+                ..
+            }
+        )
     }
 
     /// Whether the message is a `#[handler]`'s.

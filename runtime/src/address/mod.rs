@@ -10,6 +10,8 @@ mod endpoint;
 mod error;
 mod recipient;
 mod request;
+#[cfg(feature = "tower")]
+mod service;
 
 pub use actor_ref::{ActorRef, WeakActorRef};
 pub use endpoint::Endpoint;

@@ -78,6 +78,11 @@ impl<'a, E: Endpoint<M>, M: Message> Request<'a, E, M> {
         self
     }
 
+    /// The parts, for the resilience policies that send a request more than once.
+    pub(crate) fn into_parts(self) -> (&'a E, M, Option<Duration>, Option<MessageId>) {
+        (self.target, self.msg, self.timeout, self.id)
+    }
+
     /// Sends the message without waiting for a reply; the future waits for mailbox room.
     pub fn tell(self) -> Tell<'a, E, M> {
         Tell {

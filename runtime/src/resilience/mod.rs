@@ -1,7 +1,7 @@
 //! Resilience on the messaging path: circuit breakers, retries with backoff and a budget,
-//! rate limits, concurrency limits (the semaphore bulkhead: `snowglobe::Bulkhead` is the other
-//! kind, an executor of its own), deduplication of retried
-//! requests, and the [`Policy`] that composes them around an ask.
+//! rate limits, concurrency limits (the semaphore bulkhead; [`Bulkhead`](crate::Bulkhead) is
+//! the other kind, an executor of its own), deduplication of retried requests, and the
+//! [`Policy`] that composes them around an ask.
 //!
 //! Every policy reads time and randomness from its [`System`](crate::System), so a paused or
 //! simulated clock drives breakers, backoff and limits deterministically.
@@ -13,15 +13,18 @@ mod policy;
 mod rate_limit;
 mod retry;
 
-// circuit_breaker: re-exports
-// concurrency: re-exports
-// rate_limit: re-exports
-// retry: re-exports
+pub use circuit_breaker::{
+    BreakerConfigError, BreakerMetrics, BreakerPermit, BreakerRejected, BreakerState,
+    BreakerTransition, CircuitBreaker, CircuitBreakerConfig, SlidingWindow,
+};
+pub use concurrency::{BulkheadFull, ConcurrencyLimit, ConcurrencyPermit, InvalidLimit};
+pub(crate) use dedup::SharedStore;
 pub use dedup::{
     DEFAULT_DEDUP_WINDOW, DedupEntry, DedupKey, DedupStore, DedupTicket, MemoryDedupStore, Seen,
 };
-pub(crate) use dedup::SharedStore;
-// policy: re-exports
+pub use policy::{CallError, Policy, PolicyBuilder, PolicyStats};
+pub use rate_limit::{InvalidRateLimit, RateLimited, RateLimiter};
+pub use retry::{InvalidBudget, Jitter, Retry, RetryBudget};
 
 /// What went wrong with one call, in the terms the policies decide on: a breaker counts some
 /// kinds as failures, a retry retries some kinds.

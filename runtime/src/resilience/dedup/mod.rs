@@ -12,5 +12,5 @@ mod check;
 mod store;
 
 pub use check::{DedupTicket, Seen};
-pub use store::{DEFAULT_DEDUP_WINDOW, DedupEntry, DedupKey, DedupStore, MemoryDedupStore};
 pub(crate) use store::SharedStore;
+pub use store::{DEFAULT_DEDUP_WINDOW, DedupEntry, DedupKey, DedupStore, MemoryDedupStore};

@@ -1,0 +1,479 @@
+//! Policies on the messaging path, end to end: the seed article's duplicate-record test
+//! (retries over a lossy link, a database that must save each record once), concurrency
+//! limits isolating a slow target, the retry budget, and the breaker failing fast.
+//!
+//! Time is tokio's paused clock: timeouts and backoff run on virtual time, which jumps
+//! forward whenever every task waits.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use snowglobe::resilience::{
+    BreakerState, BreakerTransition, CallError, CircuitBreaker, CircuitBreakerConfig,
+    ConcurrencyLimit, FailureKind, Jitter, Policy, Retry, RetryBudget, SlidingWindow,
+};
+use snowglobe::{Accepts, Actor, ActorRef, AskError, Context, Dispatch, ReplyTo, System, messages};
+
+const TIMEOUT: Duration = Duration::from_millis(100);
+
+/// The database: one row per insert it runs.
+#[derive(Default)]
+struct Database {
+    rows: Vec<(u64, String)>,
+}
+
+impl Actor for Database {
+    type Msg = DatabaseMsg;
+}
+
+#[messages]
+impl Database {
+    /// Saves a record once per request, however often the request arrives.
+    #[message(idempotent, derive(Clone))]
+    fn insert(&mut self, key: u64, value: String) -> usize {
+        self.rows.push((key, value));
+        self.rows.len()
+    }
+
+    /// The same without deduplication: what a retry does to a handler with side effects.
+    #[message(derive(Clone))]
+    fn insert_unprotected(&mut self, key: u64, value: String) -> usize {
+        self.rows.push((key, value));
+        self.rows.len()
+    }
+
+    #[message]
+    fn rows(&self) -> Vec<(u64, String)> {
+        self.rows.clone()
+    }
+}
+
+/// What the link does to one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Deliver,
+    /// Lost on the way to the database: it never sees it.
+    LoseRequest,
+    /// The database handles it; the reply is lost on the way back.
+    LoseReply,
+}
+
+/// The network between callers and the database: forwards each request with its message id,
+/// and loses requests or replies as a seeded generator says. A lost message's reply slot is
+/// kept unanswered, so its caller times out, as over a real network.
+struct Link {
+    db: ActorRef<Database>,
+    rng: u64,
+    lost: Vec<Box<dyn Send>>,
+    fates: Vec<Fate>,
+}
+
+impl Link {
+    fn new(db: ActorRef<Database>, seed: u64) -> Link {
+        Link {
+            db,
+            rng: seed | 1,
+            lost: Vec::new(),
+            fates: Vec::new(),
+        }
+    }
+
+    /// Delivers 60 % of messages, loses 20 % of requests and 20 % of replies.
+    fn fate(&mut self) -> Fate {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let fate = match self.rng % 10 {
+            0 | 1 => Fate::LoseRequest,
+            2 | 3 => Fate::LoseReply,
+            _ => Fate::Deliver,
+        };
+        self.fates.push(fate);
+        fate
+    }
+}
+
+enum LinkMsg {
+    Insert(Insert, ReplyTo<usize>),
+    Unprotected(InsertUnprotected, ReplyTo<usize>),
+    Fates(Fates, ReplyTo<Vec<Fate>>),
+}
+
+struct Fates;
+impl snowglobe::Message for Fates {
+    type Reply = Vec<Fate>;
+}
+
+impl Actor for Link {
+    type Msg = LinkMsg;
+}
+
+impl Accepts<Insert> for LinkMsg {
+    fn from_message(msg: Insert, reply: ReplyTo<usize>) -> Self {
+        LinkMsg::Insert(msg, reply)
+    }
+}
+
+impl Accepts<InsertUnprotected> for LinkMsg {
+    fn from_message(msg: InsertUnprotected, reply: ReplyTo<usize>) -> Self {
+        LinkMsg::Unprotected(msg, reply)
+    }
+}
+
+impl Accepts<Fates> for LinkMsg {
+    fn from_message(msg: Fates, reply: ReplyTo<Vec<Fate>>) -> Self {
+        LinkMsg::Fates(msg, reply)
+    }
+}
+
+impl Dispatch<Link> for LinkMsg {
+    async fn dispatch(self, link: &mut Link, ctx: &mut Context<Link>) {
+        let id = ctx.headers().id();
+        match self {
+            LinkMsg::Insert(insert, reply) => {
+                let fate = link.fate();
+                if fate == Fate::LoseRequest {
+                    link.lost.push(Box::new(reply));
+                    return;
+                }
+                let saved = link.db.ask(insert).message_id(id).await;
+                match (fate, saved) {
+                    (Fate::Deliver, Ok(row)) => reply.send(row),
+                    (_, _) => link.lost.push(Box::new(reply)),
+                }
+            }
+            LinkMsg::Unprotected(insert, reply) => {
+                let fate = link.fate();
+                if fate == Fate::LoseRequest {
+                    link.lost.push(Box::new(reply));
+                    return;
+                }
+                let saved = link.db.ask(insert).message_id(id).await;
+                match (fate, saved) {
+                    (Fate::Deliver, Ok(row)) => reply.send(row),
+                    (_, _) => link.lost.push(Box::new(reply)),
+                }
+            }
+            LinkMsg::Fates(_, reply) => reply.send(link.fates.clone()),
+        }
+    }
+
+    fn message_type(&self) -> &'static str {
+        match self {
+            LinkMsg::Insert(..) => "Insert",
+            LinkMsg::Unprotected(..) => "InsertUnprotected",
+            LinkMsg::Fates(..) => "Fates",
+        }
+    }
+}
+
+/// Retries generous enough that no request loses every attempt (0.4^30).
+fn retrying(system: &System) -> Policy {
+    Policy::builder(system)
+        .retry(
+            Retry::new(30)
+                .backoff(Duration::from_millis(5), Duration::from_millis(200))
+                .jitter(Jitter::Full),
+        )
+        .timeout(TIMEOUT)
+        .build()
+}
+
+type Call = Pin<Box<dyn Future<Output = Result<usize, CallError<Insert>>>>>;
+
+/// `n` callers, each inserting its own record through the policy, concurrently.
+async fn insert_all(
+    link: &ActorRef<Link>,
+    policy: &Policy,
+    n: u64,
+) -> Vec<Result<usize, CallError<Insert>>> {
+    let calls: Vec<Call> = (0..n)
+        .map(|key| {
+            let (link, policy) = (link.clone(), policy.clone());
+            Box::pin(async move {
+                let insert = Insert {
+                    key,
+                    value: format!("order {key}"),
+                };
+                policy.call(link.ask(insert)).await
+            }) as Call
+        })
+        .collect();
+    let mut results = Vec::with_capacity(calls.len());
+    for call in calls {
+        results.push(call.await);
+    }
+    results
+}
+
+#[tokio::test(start_paused = true)]
+async fn retried_inserts_over_a_lossy_link_save_each_record_exactly_once() {
+    for seed in [1, 7, 42, 8431, 65_537] {
+        let system = System::new();
+        let db = system.spawn(Database::default()).unwrap();
+        let link = system.spawn(Link::new(db.clone(), seed)).unwrap();
+        let policy = retrying(&system);
+        const N: u64 = 200;
+
+        let results = insert_all(&link, &policy, N).await;
+
+        // Every caller got its reply...
+        let mut row_numbers: Vec<usize> = results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("seed {seed}: a caller got {e:?}")))
+            .collect();
+        // ...and the table holds exactly one row per request.
+        let rows = db.rows().await.unwrap();
+        assert_eq!(rows.len(), usize::try_from(N).unwrap(), "seed {seed}");
+        let mut keys: Vec<u64> = rows.iter().map(|(k, _)| *k).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, (0..N).collect::<Vec<_>>(), "seed {seed}");
+        // Each caller's reply is its own row.
+        row_numbers.sort_unstable();
+        assert_eq!(
+            row_numbers,
+            (1..=usize::try_from(N).unwrap()).collect::<Vec<_>>(),
+            "seed {seed}"
+        );
+        // The link did lose requests and replies, so the retries were needed.
+        let fates = link.ask(Fates).await.unwrap();
+        assert!(fates.contains(&Fate::LoseReply) && fates.contains(&Fate::LoseRequest));
+        assert!(policy.stats().retries > 0);
+        system.shutdown().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_deduplication_the_same_retries_save_duplicates() {
+    let system = System::new();
+    let db = system.spawn(Database::default()).unwrap();
+    let link = system.spawn(Link::new(db.clone(), 42)).unwrap();
+    let policy = retrying(&system);
+    for key in 0..50 {
+        let insert = InsertUnprotected {
+            key,
+            value: format!("order {key}"),
+        };
+        policy.call(link.ask(insert)).await.unwrap();
+    }
+    let rows = db.rows().await.unwrap();
+    // Every lost reply became a second row: the bug the idempotency key prevents.
+    let lost_replies = link
+        .ask(Fates)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|f| **f == Fate::LoseReply)
+        .count();
+    assert!(lost_replies > 0);
+    assert_eq!(rows.len(), 50 + lost_replies);
+    system.shutdown().await;
+}
+
+/// A service whose handler takes `delay` of virtual time.
+struct Slow {
+    delay: Duration,
+    handled: Arc<AtomicU32>,
+}
+
+impl Actor for Slow {
+    type Msg = SlowMsg;
+}
+
+#[messages]
+impl Slow {
+    #[message(derive(Clone))]
+    async fn work(&mut self, n: u32, ctx: &mut Context<Self>) -> u32 {
+        ctx.system().sleep(self.delay).await;
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        n
+    }
+}
+
+fn slow(system: &System, delay: Duration) -> (ActorRef<Slow>, Arc<AtomicU32>) {
+    let handled = Arc::new(AtomicU32::new(0));
+    let actor = system
+        .spawn(Slow {
+            delay,
+            handled: handled.clone(),
+        })
+        .unwrap();
+    (actor, handled)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_target_fills_its_own_bulkhead_only() {
+    let system = System::new();
+    let (reports, _) = slow(&system, Duration::from_secs(10));
+    let (payments, paid) = slow(&system, Duration::ZERO);
+    let to_reports = Policy::builder(&system)
+        .concurrency_limit(ConcurrencyLimit::new(&system, "reports", 2, Duration::ZERO).unwrap())
+        .timeout(Duration::from_secs(60))
+        .build();
+    let to_payments = Policy::builder(&system)
+        .concurrency_limit(ConcurrencyLimit::new(&system, "payments", 2, Duration::ZERO).unwrap())
+        .build();
+
+    // Two report calls take the reports bulkhead's permits and wait on the slow service.
+    let stuck: Vec<_> = (0..2)
+        .map(|n| {
+            let (reports, to_reports) = (reports.clone(), to_reports.clone());
+            tokio::spawn(async move { to_reports.call(reports.work(n)).await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    // A third is refused at once: the bulkhead is full...
+    let third = to_reports.call(reports.work(3)).await;
+    assert!(
+        matches!(third, Err(CallError::BulkheadFull(_))),
+        "{third:?}"
+    );
+    assert_eq!(third.unwrap_err().kind(), FailureKind::BulkheadFull);
+    // ...while calls to payments go through, in order, as if reports did not exist.
+    for n in 0..10 {
+        assert_eq!(to_payments.call(payments.work(n)).await.unwrap(), n);
+    }
+    assert_eq!(paid.load(Ordering::Relaxed), 10);
+    for call in stuck {
+        assert!(call.await.unwrap().is_ok());
+    }
+    assert_eq!(to_reports.stats().rejected_attempts, 1);
+    system.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_budget_caps_retries_when_everything_fails() {
+    let system = System::new();
+    // Every ask times out: the handler takes far longer than the deadline.
+    let (down, _) = slow(&system, Duration::from_secs(3_600));
+    let budget = RetryBudget::new(&system, Duration::from_secs(10), 0, 0.2).unwrap();
+    let policy = Policy::builder(&system)
+        .retry(Retry::new(5).budget(budget).jitter(Jitter::None))
+        .timeout(Duration::from_millis(10))
+        .build();
+    for n in 0..50 {
+        let result = policy.call(down.work(n)).await;
+        assert!(matches!(result, Err(CallError::Ask(AskError::Timeout))));
+    }
+    let stats = policy.stats();
+    // Without the budget, 50 calls would make 200 retries; with 20 % of calls, about 10.
+    assert!(stats.retries <= 11, "{stats:?}");
+    assert!(stats.retries >= 9, "{stats:?}");
+    assert_eq!(stats.calls, 50);
+    assert_eq!(stats.failed_calls, 50);
+    system.shutdown().await;
+}
+
+/// A service that fails (with an `Err` reply) while its switch is off.
+struct Switch {
+    healthy: Arc<std::sync::atomic::AtomicBool>,
+    handled: Arc<AtomicU32>,
+}
+
+impl Actor for Switch {
+    type Msg = SwitchMsg;
+}
+
+#[messages]
+impl Switch {
+    #[message(derive(Clone))]
+    fn get(&mut self) -> Result<u32, String> {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        if self.healthy.load(Ordering::Relaxed) {
+            Ok(1)
+        } else {
+            Err("database unavailable".into())
+        }
+    }
+}
+
+/// Records the breaker transitions published on the bus.
+#[derive(Default)]
+struct Transitions {
+    seen: Vec<(BreakerState, BreakerState)>,
+}
+
+impl Actor for Transitions {
+    type Msg = TransitionsMsg;
+}
+
+#[messages]
+impl Transitions {
+    #[handler]
+    fn transition(&mut self, event: BreakerTransition) {
+        assert_eq!(&*event.breaker, "reports");
+        self.seen.push((event.from, event.to));
+    }
+
+    #[message]
+    fn seen(&self) -> Vec<(BreakerState, BreakerState)> {
+        self.seen.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_breaker_fails_fast_and_a_trial_closes_it() {
+    let system = System::new();
+    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handled = Arc::new(AtomicU32::new(0));
+    let service = system
+        .spawn(Switch {
+            healthy: healthy.clone(),
+            handled: handled.clone(),
+        })
+        .unwrap();
+    let transitions = system.spawn(Transitions::default()).unwrap();
+    system
+        .events()
+        .subscribe::<BreakerTransition>(transitions.clone())
+        .unwrap();
+    let breaker = CircuitBreaker::new(
+        &system,
+        CircuitBreakerConfig::new("reports")
+            .sliding_window(SlidingWindow::Count(4))
+            .minimum_calls(4)
+            .failure_rate_threshold(50.0)
+            .wait_in_open(Duration::from_secs(30))
+            .permitted_calls_in_half_open(1),
+    )
+    .unwrap();
+    let policy = Policy::builder(&system)
+        .circuit_breaker(breaker.clone())
+        .build();
+    for _ in 0..4 {
+        let reply = policy.call_classified(service.get(), Result::is_err).await;
+        assert!(matches!(reply, Ok(Err(_))), "{reply:?}");
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+
+    // Open: refused without reaching the service.
+    let refused = policy.call_classified(service.get(), Result::is_err).await;
+    match refused {
+        Err(CallError::BreakerOpen(rejected)) => {
+            assert_eq!(&*rejected.breaker, "reports");
+            assert!(rejected.to_string().contains("reports"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(handled.load(Ordering::Relaxed), 4);
+
+    // After the wait, one trial call goes through; it succeeds, and the breaker closes.
+    tokio::time::advance(Duration::from_secs(30)).await;
+    healthy.store(true, Ordering::Relaxed);
+    let trial = policy.call_classified(service.get(), Result::is_err).await;
+    assert_eq!(trial.unwrap(), Ok(1));
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    assert_eq!(handled.load(Ordering::Relaxed), 5);
+    assert_eq!(
+        transitions.seen().await.unwrap(),
+        [
+            (BreakerState::Closed, BreakerState::Open),
+            (BreakerState::Open, BreakerState::HalfOpen),
+            (BreakerState::HalfOpen, BreakerState::Closed),
+        ]
+    );
+    system.shutdown().await;
+}
