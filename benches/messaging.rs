@@ -1,8 +1,8 @@
 //! Criterion benches of snowglobe's messaging, one group per workload: `tell_1to1`,
-//! `fan_in_8to1`, `ask`, `ping_pong`, `spawn_ask_stop`, `fan_out_100`. Each group holds the
-//! snowglobe variants and the raw baselines they are compared with (tokio channels between
-//! tasks on the same two-worker runtime; crossbeam channels between OS threads), so one run
-//! shows the ratio.
+//! `fan_in_8to1`, `ask`, `ping_pong`, `spawn_ask_stop`, `fan_out_100`, `policy_ask`. Each group
+//! holds the snowglobe variants and the baselines they are compared with (tokio channels
+//! between tasks on the same two-worker runtime; crossbeam channels between OS threads; the
+//! plain ask for the resilience policies), so one run shows the ratio.
 //!
 //! `fan_out_100` is the event bus: one publisher, 100 subscribed actors, against plain tells of
 //! the same messages to the same actors round-robin; its unit is one delivery. Its `_burst`
@@ -17,6 +17,7 @@
 //! cargo bench --bench messaging                      # everything, a few minutes on 2 cores
 //! cargo bench --bench messaging -- ping_pong         # one group
 //! cargo bench --bench messaging -- fan_out_100       # the event bus
+//! cargo bench --bench messaging -- policy_ask        # resilience policies on the ask path
 //! cargo bench --bench messaging -- --quick           # a short pass
 //! ```
 

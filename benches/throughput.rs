@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use common::{
-    ASK, Counter, Env, FAN_IN_8TO1, FAN_OUT_100, Inc, PING_PONG, SPAWN_ASK_STOP, TELL_1TO1,
-    Workload,
+    ASK, Counter, Env, FAN_IN_8TO1, FAN_OUT_100, Inc, PING_PONG, POLICY_ASK, SPAWN_ASK_STOP,
+    TELL_1TO1, Workload,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ struct Options {
 const USAGE: &str = "usage: cargo bench --bench throughput -- [--quick] [--runs R] \
                      [--messages N] [--round-trips N] [--actors N] [--only GROUP]...\n\
                      groups: tell_1to1 fan_in_8to1 ask ping_pong spawn_ask_stop fan_out_100 \
-                     memory";
+                     policy_ask memory";
 
 impl Options {
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -175,7 +175,7 @@ impl Options {
                 let per_event = common::FAN_OUT_SUBSCRIBERS;
                 (self.messages / per_event).max(1) * per_event
             }
-            "ask" | "ping_pong" => self.round_trips,
+            "ask" | "ping_pong" | "policy_ask" => self.round_trips,
             _ => self.actors,
         }
     }
@@ -511,6 +511,21 @@ const ROWS: &[Row] = &[
         "snowglobe_actor",
         "tokio_task_mpsc",
         Target::Nanos(3_000.0),
+    ),
+    // Per ask, to the same actor: a policy's breaker and retry cost ≤ 1.2× the plain ask.
+    row(
+        "ask through a policy (closed breaker + retry) vs plain ask",
+        &POLICY_ASK,
+        "policy_breaker_retry",
+        "snowglobe_ask",
+        Target::Ratio(1.2),
+    ),
+    row(
+        "ask through a policy (every part) vs plain ask",
+        &POLICY_ASK,
+        "policy_all",
+        "snowglobe_ask",
+        Target::None,
     ),
     // Per delivery: one publisher, 100 subscribed actors; the baseline tells the same
     // values to the same actors round-robin from one task. The target row holds the

@@ -285,13 +285,38 @@ pub(crate) const FAN_OUT_100: Workload = Workload {
     ],
 };
 
-pub(crate) const WORKLOADS: [&Workload; 6] = [
+/// Asks through a resilience `Policy` against the plain ask, to the same `Counter`; the unit
+/// is one ask. Nothing fails, so nothing is retried: the figures are what the policies cost
+/// on the way. `policy_breaker_retry` (a closed breaker and a retry of up to three attempts)
+/// carries the target; `policy_all` adds a retry budget, a rate limiter that never runs dry,
+/// a concurrency limit, per-attempt and total deadlines.
+pub(crate) const POLICY_ASK: Workload = Workload {
+    group: "policy_ask",
+    unit: "ask",
+    variants: &[
+        Variant {
+            name: "snowglobe_ask",
+            run: ask::snowglobe,
+        },
+        Variant {
+            name: "policy_breaker_retry",
+            run: policy_ask::breaker_retry,
+        },
+        Variant {
+            name: "policy_all",
+            run: policy_ask::all,
+        },
+    ],
+};
+
+pub(crate) const WORKLOADS: [&Workload; 7] = [
     &TELL_1TO1,
     &FAN_IN_8TO1,
     &ASK,
     &PING_PONG,
     &SPAWN_ASK_STOP,
     &FAN_OUT_100,
+    &POLICY_ASK,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1404,6 +1429,83 @@ mod fan_out {
             );
             ::tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    }
+}
+
+/// Sequential asks through a resilience `Policy`, as [`ask`] does them plainly.
+mod policy_ask {
+    use snowglobe::resilience::{
+        CircuitBreaker, CircuitBreakerConfig, ConcurrencyLimit, Jitter, Policy, RateLimiter, Retry,
+        RetryBudget,
+    };
+
+    use super::*;
+
+    fn breaker(system: &System) -> CircuitBreaker {
+        CircuitBreaker::new(system, CircuitBreakerConfig::new("bench"))
+            .expect("bench: breaker config")
+    }
+
+    fn retry() -> Retry {
+        Retry::new(3)
+            .backoff(Duration::from_millis(1), Duration::from_millis(100))
+            .jitter(Jitter::Full)
+    }
+
+    pub(super) fn breaker_retry(env: &Env, n: u64, iters: u64) -> Duration {
+        let system = env.system();
+        let policy = Policy::builder(system)
+            .circuit_breaker(breaker(system))
+            .retry(retry())
+            .build();
+        run(env, policy, n, iters)
+    }
+
+    pub(super) fn all(env: &Env, n: u64, iters: u64) -> Duration {
+        let system = env.system();
+        let budget =
+            RetryBudget::new(system, Duration::from_secs(10), 10, 0.2).expect("bench: budget");
+        let limiter = RateLimiter::new(system, "bench", 1e9, u32::MAX).expect("bench: rate limit");
+        let limit = ConcurrencyLimit::new(system, "bench", 64, Duration::from_millis(10))
+            .expect("bench: concurrency limit");
+        let policy = Policy::builder(system)
+            .retry(retry().budget(budget))
+            .circuit_breaker(breaker(system))
+            .rate_limit(limiter, Duration::ZERO)
+            .timeout(Duration::from_secs(5))
+            .total_timeout(Duration::from_secs(10))
+            .concurrency_limit(limit)
+            .build();
+        run(env, policy, n, iters)
+    }
+
+    fn run(env: &Env, policy: Policy, n: u64, iters: u64) -> Duration {
+        let system = env.system().clone();
+        env.run(async move {
+            let counter = system
+                .spawn(Counter::default())
+                .expect("bench: spawn failed");
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut sum = 0u64;
+                let start = Instant::now();
+                for v in 0..n {
+                    sum += policy
+                        .call(counter.ask(Inc(v)))
+                        .await
+                        .expect("bench: call failed");
+                }
+                total += start.elapsed();
+                check_sum("snowglobe policy ask", sum, n);
+            }
+            let handled = counter.ask(Count).await.expect("bench: ask failed");
+            assert_eq!(handled, n * iters, "bench: asks lost or repeated");
+            let stats = policy.stats();
+            assert_eq!(stats.retries, 0, "bench: nothing fails, nothing is retried");
+            assert_eq!(stats.failed_calls, 0, "bench: calls failed");
+            stop(&counter).await;
+            total
+        })
     }
 }
 

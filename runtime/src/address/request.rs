@@ -78,6 +78,20 @@ impl<'a, E: Endpoint<M>, M: Message> Request<'a, E, M> {
         self
     }
 
+    /// Asks with an absolute deadline: for a caller that has read the clock already.
+    pub(crate) fn ask_until(self, deadline: Instant) -> Ask<'a, E, M> {
+        Ask {
+            target: self.target,
+            state: AskState::Start {
+                msg: self.msg,
+                due: Due::At(deadline),
+                id: self.id,
+            },
+            deadline: Instant::ZERO,
+            timer: None,
+        }
+    }
+
     /// The parts, for the resilience policies that send a request more than once.
     pub(crate) fn into_parts(self) -> (&'a E, M, Option<Duration>, Option<MessageId>) {
         (self.target, self.msg, self.timeout, self.id)
@@ -120,7 +134,10 @@ impl<'a, E: Endpoint<M>, M: Message> IntoFuture for Request<'a, E, M> {
             target: self.target,
             state: AskState::Start {
                 msg: self.msg,
-                timeout: self.timeout,
+                due: match self.timeout {
+                    Some(timeout) => Due::After(timeout),
+                    None => Due::Default,
+                },
                 id: self.id,
             },
             deadline: Instant::ZERO,
@@ -201,10 +218,20 @@ impl<E, M> fmt::Debug for Tell<'_, E, M> {
     }
 }
 
+/// When an ask gives up.
+#[derive(Clone, Copy)]
+enum Due {
+    /// After the system's default ask timeout.
+    Default,
+    After(Duration),
+    /// At a deadline the caller has computed already (a policy with its clock read).
+    At(Instant),
+}
+
 enum AskState<M: Message> {
     Start {
         msg: M,
-        timeout: Option<Duration>,
+        due: Due,
         id: Option<MessageId>,
     },
     Reserving {
@@ -293,14 +320,17 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
                     return Poll::Ready(outcome);
                 }
                 AskState::Start { .. } => {
-                    let AskState::Start { msg, timeout, id } =
+                    let AskState::Start { msg, due, id } =
                         std::mem::replace(&mut this.state, AskState::Done)
                     else {
                         unreachable!("matched above")
                     };
                     let system = this.target.system();
-                    let timeout = timeout.unwrap_or(system.config.ask_timeout);
-                    this.deadline = system.rt().now() + timeout;
+                    this.deadline = match due {
+                        Due::Default => system.rt().now() + system.config.ask_timeout,
+                        Due::After(timeout) => system.rt().now() + timeout,
+                        Due::At(deadline) => deadline,
+                    };
                     let headers = headers(id).with_deadline(this.deadline);
                     // The reply channel exists before the slot is claimed: the receiver may
                     // be waiting on that very slot.

@@ -138,7 +138,14 @@ impl Machine {
         }
         match self.state {
             BreakerState::Closed => {
+                // A good call into a full count window cannot raise a rate: the window was
+                // below both thresholds before it (else the breaker would be open), and the
+                // call replaces an outcome at least as bad.
+                let settled = self.window.is_full_count() && !outcome.failed && !outcome.slow;
                 self.window.record(now, outcome);
+                if settled {
+                    return;
+                }
                 let totals = self.window.totals(now);
                 if exceeds(totals, config.closed_minimum(), config) {
                     self.enter(BreakerState::Open, now, config);

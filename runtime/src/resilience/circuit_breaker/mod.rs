@@ -12,6 +12,7 @@ mod state;
 mod window;
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,10 +24,12 @@ pub use error::{BreakerConfigError, BreakerRejected};
 pub use event::BreakerTransition;
 pub use metrics::BreakerMetrics;
 pub use permit::BreakerPermit;
+pub(crate) use permit::Grant;
 pub use state::BreakerState;
 
 use crate::System;
 use crate::pubsub::Topic;
+use crate::system::Instant;
 use machine::{Machine, Permission};
 
 /// A circuit breaker: stop calling a service that keeps failing (or keeps being slow), and
@@ -92,7 +95,7 @@ pub struct CircuitBreaker {
 }
 
 /// What the handles and permits of one breaker share.
-struct Core {
+pub(crate) struct Core {
     config: CircuitBreakerConfig,
     system: System,
     transitions: Topic<BreakerTransition>,
@@ -248,14 +251,28 @@ impl CircuitBreaker {
     /// trial call taken. The rejection is counted in
     /// [`BreakerMetrics::not_permitted_calls`].
     pub fn try_acquire(&self) -> Result<BreakerPermit, BreakerRejected> {
+        self.grant(self.core.clone(), None).map(BreakerPermit::new)
+    }
+
+    /// A permit that borrows the breaker: a [`Policy`](crate::resilience::Policy)'s attempt,
+    /// which has read the clock already and needs no reference count of its own.
+    pub(crate) fn try_acquire_local(&self, now: Instant) -> Result<Grant<&Core>, BreakerRejected> {
+        self.grant(&*self.core, Some(now))
+    }
+
+    fn grant<C: Deref<Target = Core>>(
+        &self,
+        handle: C,
+        now: Option<Instant>,
+    ) -> Result<Grant<C>, BreakerRejected> {
         let core = &self.core;
         let (state, epoch) = state::unpack(core.word.load(Ordering::Acquire));
         match state {
-            BreakerState::Disabled => return Ok(BreakerPermit::unrecorded()),
+            BreakerState::Disabled => return Ok(Grant::unrecorded()),
             BreakerState::ForcedOpen => return Err(core.rejected(state, None)),
             _ => {}
         }
-        let now = core.system.now();
+        let now = now.unwrap_or_else(|| core.system.now());
         let permission = if state == BreakerState::Closed {
             // A state that changes meanwhile makes this epoch stale: the call then counts
             // for nothing, as if granted just before the change.
@@ -267,9 +284,7 @@ impl CircuitBreaker {
             core.with_machine(|machine, config| machine.acquire(now, config))
         };
         match permission {
-            Permission::Granted { epoch, trial } => {
-                Ok(BreakerPermit::new(core.clone(), epoch, trial, now))
-            }
+            Permission::Granted { epoch, trial } => Ok(Grant::new(handle, epoch, trial, now)),
             Permission::Rejected { state, retry_after } => Err(core.rejected(state, retry_after)),
         }
     }

@@ -1,6 +1,7 @@
 //! One permitted call, and how its outcome reaches the breaker.
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use super::Core;
@@ -41,16 +42,22 @@ use crate::resilience::FailureKind;
 /// ```
 #[must_use = "a permit records nothing unless told how the call went"]
 pub struct BreakerPermit {
+    grant: Grant<Arc<Core>>,
+}
+
+/// A permitted call, holding the breaker by an `Arc` (a [`BreakerPermit`]) or by reference
+/// (a [`Policy`](crate::resilience::Policy)'s attempt, which saves the reference count).
+pub(crate) struct Grant<C: Deref<Target = Core>> {
     /// `None` for a disabled breaker's permits, and once reported.
-    core: Option<Arc<Core>>,
+    core: Option<C>,
     epoch: u64,
     started: Instant,
     trial: bool,
 }
 
-impl BreakerPermit {
-    pub(super) fn new(core: Arc<Core>, epoch: u64, trial: bool, started: Instant) -> Self {
-        BreakerPermit {
+impl<C: Deref<Target = Core>> Grant<C> {
+    pub(super) fn new(core: C, epoch: u64, trial: bool, started: Instant) -> Self {
+        Grant {
             core: Some(core),
             epoch,
             started,
@@ -58,9 +65,9 @@ impl BreakerPermit {
         }
     }
 
-    /// A permit whose outcome is not recorded: a disabled breaker's.
+    /// A grant whose outcome is not recorded: a disabled breaker's.
     pub(super) fn unrecorded() -> Self {
-        BreakerPermit {
+        Grant {
             core: None,
             epoch: 0,
             started: Instant::ZERO,
@@ -68,63 +75,11 @@ impl BreakerPermit {
         }
     }
 
-    /// Whether this is one of a half-open breaker's trial calls.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// # use snowglobe_runtime::System;
-    /// # use snowglobe_runtime::resilience::{CircuitBreaker, CircuitBreakerConfig};
-    /// let system = System::new();
-    /// let breaker = CircuitBreaker::new(&system, CircuitBreakerConfig::new("a")).unwrap();
-    /// breaker.transition_to_half_open();
-    /// assert!(breaker.try_acquire().unwrap().is_trial());
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn is_trial(&self) -> bool {
-        self.trial
-    }
-
-    /// The call succeeded (slowly, if it took longer than the slow-call duration).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// # use snowglobe_runtime::System;
-    /// # use snowglobe_runtime::resilience::{CircuitBreaker, CircuitBreakerConfig};
-    /// let system = System::new();
-    /// let breaker = CircuitBreaker::new(&system, CircuitBreakerConfig::new("a")).unwrap();
-    /// breaker.try_acquire().unwrap().success();
-    /// assert_eq!(breaker.metrics().buffered_calls, 1);
-    /// # }
-    /// ```
-    pub fn success(mut self) {
+    pub(crate) fn success(mut self) {
         self.record(false);
     }
 
-    /// The call failed with `kind`. The breaker's config decides how that counts: ignored
-    /// ([`ignore_if`]), a failure ([`record_failure_if`], every kind by default), or else a
-    /// success.
-    ///
-    /// [`ignore_if`]: super::CircuitBreakerConfig::ignore_if
-    /// [`record_failure_if`]: super::CircuitBreakerConfig::record_failure_if
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// # use snowglobe_runtime::System;
-    /// # use snowglobe_runtime::resilience::{CircuitBreaker, CircuitBreakerConfig, FailureKind};
-    /// let system = System::new();
-    /// let config = CircuitBreakerConfig::new("a").ignore_if(|kind| kind == FailureKind::Full);
-    /// let breaker = CircuitBreaker::new(&system, config).unwrap();
-    /// breaker.try_acquire().unwrap().failure(FailureKind::Full); // not counted
-    /// breaker.try_acquire().unwrap().failure(FailureKind::Panicked);
-    /// let metrics = breaker.metrics();
-    /// assert_eq!((metrics.buffered_calls, metrics.failed_calls), (1, 1));
-    /// # }
-    /// ```
-    pub fn failure(mut self, kind: FailureKind) {
+    pub(crate) fn failure(mut self, kind: FailureKind) {
         let Some(core) = &self.core else {
             return;
         };
@@ -133,24 +88,6 @@ impl BreakerPermit {
             Verdict::Success => self.record(false),
             Verdict::Ignored => self.release(),
         }
-    }
-
-    /// The call does not count, as if it had not been made (it was cancelled, say); a trial
-    /// call's slot is freed for another.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// # use snowglobe_runtime::System;
-    /// # use snowglobe_runtime::resilience::{CircuitBreaker, CircuitBreakerConfig};
-    /// let system = System::new();
-    /// let breaker = CircuitBreaker::new(&system, CircuitBreakerConfig::new("a")).unwrap();
-    /// breaker.try_acquire().unwrap().ignore();
-    /// assert_eq!(breaker.metrics().buffered_calls, 0);
-    /// # }
-    /// ```
-    pub fn ignore(mut self) {
-        self.release();
     }
 
     fn record(&mut self, failed: bool) {
@@ -174,9 +111,93 @@ impl BreakerPermit {
     }
 }
 
-impl Drop for BreakerPermit {
+impl<C: Deref<Target = Core>> Drop for Grant<C> {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+impl BreakerPermit {
+    pub(super) fn new(grant: Grant<Arc<Core>>) -> Self {
+        BreakerPermit { grant }
+    }
+
+    /// Whether this is one of a half-open breaker's trial calls.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use snowglobe_runtime::System;
+    /// # use snowglobe_runtime::resilience::{CircuitBreaker, CircuitBreakerConfig};
+    /// let system = System::new();
+    /// let breaker = CircuitBreaker::new(&system, CircuitBreakerConfig::new("a")).unwrap();
+    /// breaker.transition_to_half_open();
+    /// assert!(breaker.try_acquire().unwrap().is_trial());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn is_trial(&self) -> bool {
+        self.grant.trial
+    }
+
+    /// The call succeeded (slowly, if it took longer than the slow-call duration).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use snowglobe_runtime::System;
+    /// # use snowglobe_runtime::resilience::{CircuitBreaker, CircuitBreakerConfig};
+    /// let system = System::new();
+    /// let breaker = CircuitBreaker::new(&system, CircuitBreakerConfig::new("a")).unwrap();
+    /// breaker.try_acquire().unwrap().success();
+    /// assert_eq!(breaker.metrics().buffered_calls, 1);
+    /// # }
+    /// ```
+    pub fn success(self) {
+        self.grant.success();
+    }
+
+    /// The call failed with `kind`. The breaker's config decides how that counts: ignored
+    /// ([`ignore_if`]), a failure ([`record_failure_if`], every kind by default), or else a
+    /// success.
+    ///
+    /// [`ignore_if`]: super::CircuitBreakerConfig::ignore_if
+    /// [`record_failure_if`]: super::CircuitBreakerConfig::record_failure_if
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use snowglobe_runtime::System;
+    /// # use snowglobe_runtime::resilience::{CircuitBreaker, CircuitBreakerConfig, FailureKind};
+    /// let system = System::new();
+    /// let config = CircuitBreakerConfig::new("a").ignore_if(|kind| kind == FailureKind::Full);
+    /// let breaker = CircuitBreaker::new(&system, config).unwrap();
+    /// breaker.try_acquire().unwrap().failure(FailureKind::Full); // not counted
+    /// breaker.try_acquire().unwrap().failure(FailureKind::Panicked);
+    /// let metrics = breaker.metrics();
+    /// assert_eq!((metrics.buffered_calls, metrics.failed_calls), (1, 1));
+    /// # }
+    /// ```
+    pub fn failure(self, kind: FailureKind) {
+        self.grant.failure(kind);
+    }
+
+    /// The call does not count, as if it had not been made (it was cancelled, say); a trial
+    /// call's slot is freed for another.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use snowglobe_runtime::System;
+    /// # use snowglobe_runtime::resilience::{CircuitBreaker, CircuitBreakerConfig};
+    /// let system = System::new();
+    /// let breaker = CircuitBreaker::new(&system, CircuitBreakerConfig::new("a")).unwrap();
+    /// breaker.try_acquire().unwrap().ignore();
+    /// assert_eq!(breaker.metrics().buffered_calls, 0);
+    /// # }
+    /// ```
+    pub fn ignore(self) {
+        drop(self.grant);
     }
 }
 
@@ -185,10 +206,10 @@ impl fmt::Debug for BreakerPermit {
         f.debug_struct("BreakerPermit")
             .field(
                 "breaker",
-                &self.core.as_ref().map(|core| core.config.name()),
+                &self.grant.core.as_ref().map(|core| core.config.name()),
             )
-            .field("started", &self.started)
-            .field("trial", &self.trial)
+            .field("started", &self.grant.started)
+            .field("trial", &self.grant.trial)
             .finish_non_exhaustive()
     }
 }

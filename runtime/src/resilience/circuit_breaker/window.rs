@@ -109,6 +109,12 @@ impl Window {
         }
     }
 
+    /// Whether a count window holds every outcome it weighs: then rates can only rise with
+    /// a failed or slow call (a good one replaces another outcome with a good one).
+    pub(super) fn is_full_count(&self) -> bool {
+        matches!(self, Window::Count(window) if window.ring.len() == window.size)
+    }
+
     pub(super) fn reset(&mut self) {
         match self {
             Window::Count(window) => window.reset(),
@@ -146,7 +152,11 @@ impl CountWindow {
         } else {
             let evicted = std::mem::replace(&mut self.ring[self.next], outcome.code());
             self.totals.remove(Outcome::from_code(evicted));
-            self.next = (self.next + 1) % self.size;
+            // No division on the hot path.
+            self.next += 1;
+            if self.next == self.size {
+                self.next = 0;
+            }
         }
         self.totals.add(outcome);
     }

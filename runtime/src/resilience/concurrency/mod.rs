@@ -165,6 +165,18 @@ impl ConcurrencyLimit {
         }
     }
 
+    /// A permit if one is free now, without counting a refusal: the fast path of a
+    /// [`Policy`](crate::resilience::Policy), which waits with [`acquire`](Self::acquire)
+    /// otherwise.
+    pub(crate) fn try_acquire_uncounted(&self) -> Option<ConcurrencyPermit> {
+        self.inner
+            .semaphore
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .map(ConcurrencyPermit::new)
+    }
+
     /// Takes a permit, waiting for one on the system's clock for at most the limit's
     /// `max_wait`, behind the callers already waiting. With a `max_wait` of zero, the same as
     /// [`try_acquire`](Self::try_acquire).

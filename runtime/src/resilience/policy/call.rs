@@ -1,5 +1,6 @@
 //! One call through a [`Policy`]: the attempts, and what each meets on its way.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -31,12 +32,16 @@ impl Policy {
     /// Dropping the future drops the attempt in flight (see [`Ask`](crate::Ask): a message
     /// already sent is still handled) and any breaker or concurrency permit it held; the
     /// breaker does not count a cancelled attempt.
-    pub async fn call<E, M>(&self, request: Request<'_, E, M>) -> Result<M::Reply, CallError<M>>
+    // Not `async`: the future is `call_classified`'s own, without a layer around it.
+    pub fn call<'a, E, M>(
+        &'a self,
+        request: Request<'a, E, M>,
+    ) -> impl Future<Output = Result<M::Reply, CallError<M>>> + 'a
     where
         E: Endpoint<M>,
         M: Message + Clone,
     {
-        self.call_classified(request, |_| false).await
+        self.call_classified(request, |_| false)
     }
 
     /// Like [`call`](Policy::call), with `is_failure` deciding which replies count as
@@ -110,7 +115,6 @@ impl Policy {
         let mut previous_delay = Duration::ZERO;
         loop {
             attempt += 1;
-            counters.attempts.fetch_add(1, Ordering::Relaxed);
             // The last possible attempt sends the message itself, the others a copy.
             let copy = if attempt >= max_attempts {
                 msg.take()
@@ -140,7 +144,8 @@ impl Policy {
             counters.retries.fetch_add(1, Ordering::Relaxed);
             previous_delay = delay;
             if !delay.is_zero() {
-                system.sleep(delay).await;
+                // Boxed, as the waits of an attempt: a timer would widen every call's future.
+                Box::pin(system.sleep(delay)).await;
             }
         }
     }
@@ -181,8 +186,11 @@ impl Policy {
             }
         };
 
+        // One clock read serves the breaker and the attempt's deadline; only a wait for a
+        // token or a permit makes another necessary.
+        let mut now = system.now();
         let permit = match &inner.breaker {
-            Some(breaker) => match breaker.try_acquire() {
+            Some(breaker) => match breaker.try_acquire_local(now) {
                 Ok(permit) => Some(permit),
                 Err(rejection) => return rejected(CallError::BreakerOpen(rejection)),
             },
@@ -190,27 +198,33 @@ impl Policy {
         };
         // From here on, a dropped breaker permit counts the attempt as neither success nor
         // failure: a local rejection says nothing about the target.
+        // The waits for a token and for a permit are boxed: most attempts need neither, and
+        // their futures would otherwise widen every call's future.
         if let Some((limiter, max_wait)) = &inner.rate_limit
-            && let Err(limited) = limiter.acquire(*max_wait).await
+            && limiter.try_acquire().is_err()
         {
-            return rejected(CallError::RateLimited(limited));
+            if let Err(limited) = Box::pin(limiter.acquire(*max_wait)).await {
+                return rejected(CallError::RateLimited(limited));
+            }
+            now = system.now();
         }
-        let start = system.now();
         let attempt_deadline = match deadline {
-            Some(deadline) => deadline.min(start.saturating_add(attempt_timeout)),
-            None => start.saturating_add(attempt_timeout),
+            Some(deadline) => deadline.min(now.saturating_add(attempt_timeout)),
+            None => now.saturating_add(attempt_timeout),
         };
         let _in_flight = match &inner.concurrency {
-            Some(limit) => match limit.acquire().await {
-                Ok(permit) => Some(permit),
-                Err(full) => return rejected(CallError::BulkheadFull(full)),
+            Some(limit) => match limit.try_acquire_uncounted() {
+                Some(permit) => Some(permit),
+                None => match Box::pin(limit.acquire()).await {
+                    Ok(permit) => Some(permit),
+                    Err(full) => return rejected(CallError::BulkheadFull(full)),
+                },
             },
             None => None,
         };
-        let remaining = attempt_deadline.saturating_duration_since(system.now());
         let outcome = Request::new(target, msg)
-            .timeout(remaining)
             .message_id(id)
+            .ask_until(attempt_deadline)
             .await;
         match outcome {
             Ok(reply) if is_failure(&reply) => {

@@ -94,7 +94,6 @@ struct Inner {
 #[derive(Default)]
 struct Counters {
     calls: AtomicU64,
-    attempts: AtomicU64,
     retries: AtomicU64,
     failed_calls: AtomicU64,
     rejected_attempts: AtomicU64,
@@ -138,10 +137,14 @@ impl Policy {
     #[must_use]
     pub fn stats(&self) -> PolicyStats {
         let c = &self.inner.counters;
+        let (calls, retries) = (
+            c.calls.load(Ordering::Relaxed),
+            c.retries.load(Ordering::Relaxed),
+        );
         PolicyStats {
-            calls: c.calls.load(Ordering::Relaxed),
-            attempts: c.attempts.load(Ordering::Relaxed),
-            retries: c.retries.load(Ordering::Relaxed),
+            calls,
+            attempts: calls + retries,
+            retries,
             failed_calls: c.failed_calls.load(Ordering::Relaxed),
             rejected_attempts: c.rejected_attempts.load(Ordering::Relaxed),
         }
