@@ -276,3 +276,41 @@ async fn a_bounded_window_forgets_the_oldest_ids() {
     assert_eq!(runs.load(Ordering::Relaxed), 4);
     system.shutdown().await;
 }
+
+/// An actor whose every message is deduplicated.
+#[derive(Default)]
+struct Counter {
+    total: u64,
+}
+
+impl Actor for Counter {
+    type Msg = CounterMsg;
+}
+
+#[messages(idempotent)]
+impl Counter {
+    #[message]
+    fn add(&mut self, n: u64) -> u64 {
+        self.total += n;
+        self.total
+    }
+
+    #[message]
+    async fn double(&mut self) -> u64 {
+        self.total *= 2;
+        self.total
+    }
+}
+
+#[tokio::test]
+async fn a_whole_actor_can_deduplicate() {
+    let system = System::new();
+    let counter = system.spawn(Counter::default()).unwrap();
+    let (add, double) = (MessageId::next(), MessageId::next());
+    assert_eq!(counter.add(5).message_id(add).await.unwrap(), 5);
+    assert_eq!(counter.add(5).message_id(add).await.unwrap(), 5);
+    assert_eq!(counter.double().message_id(double).await.unwrap(), 10);
+    assert_eq!(counter.double().message_id(double).await.unwrap(), 10);
+    assert_eq!(counter.add(1).await.unwrap(), 11);
+    system.shutdown().await;
+}

@@ -477,3 +477,64 @@ async fn an_open_breaker_fails_fast_and_a_trial_closes_it() {
     );
     system.shutdown().await;
 }
+
+/// Replies with the time its caller has left, failing the first `failures` calls.
+struct Deadlines {
+    failures: u32,
+    seen: Vec<Option<Duration>>,
+}
+
+impl Actor for Deadlines {
+    type Msg = DeadlinesMsg;
+}
+
+#[messages]
+impl Deadlines {
+    #[message(derive(Clone))]
+    fn left(&mut self, ctx: &mut Context<Self>) -> Result<(), String> {
+        self.seen.push(ctx.headers().remaining(ctx.now()));
+        if self.failures > 0 {
+            self.failures -= 1;
+            return Err("not yet".into());
+        }
+        Ok(())
+    }
+
+    #[message]
+    fn time_left(&self) -> Vec<Option<Duration>> {
+        self.seen.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_total_deadline_travels_with_every_attempt() {
+    let system = System::new();
+    let service = system
+        .spawn(Deadlines {
+            failures: 2,
+            seen: Vec::new(),
+        })
+        .unwrap();
+    let backoff = Duration::from_millis(50);
+    let policy = Policy::builder(&system)
+        .retry(
+            Retry::new(5)
+                .backoff(backoff, backoff)
+                .jitter(Jitter::None)
+                .retry_on(|kind| kind == FailureKind::Application),
+        )
+        .timeout(Duration::from_secs(1))
+        .total_timeout(Duration::from_millis(300))
+        .build();
+    let reply = policy.call_classified(service.left(), Result::is_err).await;
+    assert_eq!(reply.unwrap(), Ok(()));
+    // Each attempt's deadline is the total one (shorter than the per-attempt second), so the
+    // handler sees what is left of it after each backoff.
+    let ms = |n| Some(Duration::from_millis(n));
+    assert_eq!(
+        service.time_left().await.unwrap(),
+        [ms(300), ms(250), ms(200)]
+    );
+    assert_eq!(policy.stats().retries, 2);
+    system.shutdown().await;
+}

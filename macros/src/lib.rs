@@ -307,6 +307,8 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// # Options
 ///
 /// - `#[messages(vis = pub(crate))]`: the visibility of every generated item.
+/// - `#[messages(idempotent)]`: every `#[message]` of the block is `#[message(idempotent)]`
+///   (below): the whole actor deduplicates by message id.
 /// - `#[message(name = StockLevel)]`: the name of the method's struct.
 /// - `#[message(derive(Clone, Debug))]`: derives for the method's struct.
 /// - `#[message(idempotent)]`: the handler runs once per message id. The generated dispatch

@@ -11,11 +11,13 @@ use syn::{Attribute, Ident, ImplItem, ItemImpl, Meta, Path, Visibility, parse_qu
 
 use crate::diagnostics::{Errors, duplicate_option, skip_value, unknown_option};
 
-/// `#[messages(vis = pub(crate))]`.
+/// `#[messages(vis = pub(crate), idempotent)]`.
 #[derive(Default)]
 pub(super) struct Options {
     /// The visibility of every generated item, when set.
     pub(super) vis: Option<Visibility>,
+    /// Every `#[message]` of the block is `#[message(idempotent)]`.
+    pub(super) idempotent: bool,
 }
 
 /// Reads the arguments of `#[messages(...)]`.
@@ -28,8 +30,19 @@ pub(super) fn options(args: TokenStream, errors: &Errors) -> Options {
             }
             options.vis = Some(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("idempotent") {
+            if options.idempotent {
+                return duplicate_option(errors, &meta, "messages");
+            }
+            options.idempotent = true;
+            Ok(())
         } else {
-            unknown_option(errors, &meta, "messages", "`vis = <visibility>`")
+            unknown_option(
+                errors,
+                &meta,
+                "messages",
+                "`vis = <visibility>` and `idempotent`",
+            )
         }
     });
     if let Err(error) = parser.parse2(args) {

@@ -76,7 +76,8 @@ pub(super) fn model(
     ]);
     let mut variants: HashMap<String, Owner> = HashMap::new();
     let mut messages = Vec::new();
-    for marked in marked {
+    for mut marked in marked {
+        marked.idempotent |= options.idempotent;
         let ImplItem::Fn(method) = &block.items[marked.index] else {
             unreachable!("invariant: `parse::take_markers` only returns methods");
         };
