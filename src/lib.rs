@@ -177,6 +177,50 @@
 //! lets an actor read every dead letter, and a [`Bulkhead`] or
 //! [`SpawnOptions::dedicated_thread`] keeps actors that block from starving the rest.
 //!
+//! ## Resilience
+//!
+//! [`resilience::Policy`] composes, around the asks to one service, a retry with backoff,
+//! jitter and a budget, a circuit breaker, a rate limiter, a concurrency limit and deadlines
+//! (per attempt, and in total across retries). Every retry carries the message id of its
+//! first attempt; a receiver that marks the message `#[message(idempotent)]` answers a repeat
+//! with the first reply instead of running the handler again, so a retried charge is applied
+//! once:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use std::time::Duration;
+//! use snowglobe::resilience::{CircuitBreaker, CircuitBreakerConfig, Policy, Retry};
+//! use snowglobe::{Actor, System, messages};
+//!
+//! #[derive(Actor, Default)]
+//! struct Payments {
+//!     charges: Vec<u64>,
+//! }
+//!
+//! #[messages]
+//! impl Payments {
+//!     /// Charges once per request, however often the request arrives.
+//!     #[message(idempotent, derive(Clone))]
+//!     fn charge(&mut self, cents: u64) -> usize {
+//!         self.charges.push(cents);
+//!         self.charges.len()
+//!     }
+//! }
+//!
+//! let system = System::new();
+//! let payments = system.spawn(Payments::default()).unwrap();
+//! let breaker = CircuitBreaker::new(&system, CircuitBreakerConfig::new("payments")).unwrap();
+//! let policy = Policy::builder(&system)
+//!     .retry(Retry::new(3).backoff(Duration::from_millis(10), Duration::from_secs(1)))
+//!     .circuit_breaker(breaker)
+//!     .timeout(Duration::from_millis(500))
+//!     .build();
+//! assert_eq!(policy.call(payments.charge(1_999)).await.unwrap(), 1);
+//! # system.shutdown().await;
+//! # }
+//! ```
+//!
 //! ## Names
 //!
 //! Spawn a service under a name ([`SpawnOptions::name`]) and find it elsewhere with
