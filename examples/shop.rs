@@ -1,13 +1,14 @@
 //! A small shop in one process: five services that talk only through messages.
 //!
 //! - `inventory` keeps stock and holds reservations until an order is paid or given up;
-//! - `payments` charges cards, once per order however often it is asked (an idempotent
-//!   service: a repeated charge for the same order returns the first result). A malformed
-//!   card number makes it panic: it is supervised, so it is restarted with fresh state while
-//!   the other services go on;
-//! - `orders` takes orders from customers: it asks inventory to reserve, asks payments to
-//!   charge (each with a deadline), then tells inventory to commit or release, and publishes
-//!   `OrderPlaced` on the event bus, not knowing who listens;
+//! - `payments` charges cards, once per order however often it is asked: a retried charge
+//!   carries the id of its first attempt, and `#[message(idempotent)]` answers it with the
+//!   first result, even after a restart. A malformed card number makes it panic: it is
+//!   supervised, so it is restarted with fresh state while the other services go on;
+//! - `orders` takes orders from customers: it asks inventory to reserve (with a deadline),
+//!   asks payments to charge through a resilience policy (a retry with backoff for timeouts,
+//!   a circuit breaker, a deadline per attempt), then tells inventory to commit or release,
+//!   and publishes `OrderPlaced` on the event bus, not knowing who listens;
 //! - `shipping` reads placed orders from a durable topic and acknowledges each: it would not
 //!   miss one even if it crashed;
 //! - `analytics` subscribes to the live events and would rather drop old ones than slow
@@ -19,9 +20,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use snowglobe::resilience::{CircuitBreaker, CircuitBreakerConfig, Policy, Retry};
 use snowglobe::{
-    Actor, ActorRef, AskError, Backoff, BoxError, ChildSpec, Consume, Context, Delivery,
-    DurableTopic, Record, Retention, SpawnOptions, StopReason, Subscribe, System, Topic, messages,
+    Actor, ActorRef, Backoff, BoxError, ChildSpec, Consume, Context, Delivery, DurableTopic,
+    Record, Retention, SpawnOptions, StopReason, Subscribe, System, Topic, messages,
 };
 
 type Sku = &'static str;
@@ -103,8 +105,9 @@ struct Payments {
 
 #[messages]
 impl Payments {
-    /// Charges `cents` to `card` for `order`; replies with a receipt number.
-    #[message]
+    /// Charges `cents` to `card` for `order`; replies with a receipt number. A retry of the
+    /// same request gets the first reply without charging again (`idempotent`).
+    #[message(idempotent, derive(Clone))]
     async fn charge(
         &mut self,
         order: OrderId,
@@ -171,6 +174,8 @@ enum OrderError {
 /// Takes orders. Finds inventory and payments by name when it starts.
 struct Orders {
     services: Option<(ActorRef<Inventory>, ActorRef<Payments>)>,
+    /// How orders calls payments: retries with backoff, a breaker, a deadline per attempt.
+    to_payments: Option<Policy>,
     /// Live events, for whoever listens now.
     placed_events: Topic<OrderPlaced>,
     /// The same events, kept for consumers that must not miss one.
@@ -187,6 +192,15 @@ impl Actor for Orders {
         let inventory = ctx.system().lookup::<Inventory>("inventory")?;
         let payments = ctx.system().lookup::<Payments>("payments")?;
         self.services = Some((inventory, payments));
+        let system = ctx.system();
+        let breaker = CircuitBreaker::new(system, CircuitBreakerConfig::new("payments"))?;
+        self.to_payments = Some(
+            Policy::builder(system)
+                .retry(Retry::new(3).backoff(Duration::from_millis(5), Duration::from_millis(50)))
+                .circuit_breaker(breaker)
+                .timeout(Duration::from_millis(250))
+                .build(),
+        );
         Ok(())
     }
 
@@ -198,7 +212,7 @@ impl Actor for Orders {
     }
 }
 
-fn unavailable<M>(service: &str, e: &AskError<M>) -> OrderError {
+fn unavailable(service: &str, e: &dyn std::fmt::Display) -> OrderError {
     OrderError::Unavailable(format!("{service}: {e}"))
 }
 
@@ -213,7 +227,9 @@ impl Orders {
         cents: u64,
         card: String,
     ) -> Result<OrderId, OrderError> {
-        let Some((inventory, payments)) = self.services.clone() else {
+        let (Some((inventory, payments)), Some(to_payments)) =
+            (self.services.clone(), self.to_payments.clone())
+        else {
             return Err(OrderError::Unavailable("not started".into()));
         };
         self.next_order += 1;
@@ -229,10 +245,7 @@ impl Orders {
             return Err(OrderError::OutOfStock(out));
         }
 
-        let charged = payments
-            .charge(order, cents, card)
-            .timeout(Duration::from_millis(250))
-            .await;
+        let charged = to_payments.call(payments.charge(order, cents, card)).await;
         match charged {
             Ok(Ok(_receipt)) => {
                 inventory
@@ -347,6 +360,7 @@ async fn main() -> Result<(), BoxError> {
     let orders = system.spawn_with(
         Orders {
             services: None,
+            to_payments: None,
             placed_events,
             placed_log: placed_log.clone(),
             next_order: 0,
