@@ -10,7 +10,8 @@ use std::task::Poll;
 
 use snowglobe::resilience::MemoryDedupStore;
 use snowglobe::{
-    Actor, AskError, ChildSpec, DeadLetterReason, MessageId, SpawnOptions, System, messages,
+    Actor, ActorRef, AskError, ChildSpec, DeadLetterReason, MessageId, SpawnOptions, System,
+    messages,
 };
 use tokio::sync::oneshot;
 
@@ -94,6 +95,15 @@ async fn send_now<F: Future>(future: Pin<&mut F>) {
     .await;
 }
 
+/// Asks `ledger` to charge under the message id `id`; the row number it replies with.
+async fn charge(ledger: &ActorRef<Ledger>, card: &str, cents: u64, id: MessageId) -> usize {
+    ledger
+        .charge(card.into(), cents)
+        .message_id(id)
+        .await
+        .expect("the ledger replies")
+}
+
 fn ledger() -> (Ledger, Arc<AtomicU32>) {
     let runs = Arc::new(AtomicU32::new(0));
     let ledger = Ledger {
@@ -109,22 +119,8 @@ async fn a_repeated_id_gets_the_first_reply_without_running_the_handler() {
     let (ledger, runs) = ledger();
     let ledger = system.spawn(ledger).unwrap();
     let id = MessageId::next();
-    assert_eq!(
-        ledger
-            .charge("4242".into(), 500)
-            .message_id(id)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        ledger
-            .charge("4242".into(), 500)
-            .message_id(id)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(charge(&ledger, "4242", 500, id).await, 1);
+    assert_eq!(charge(&ledger, "4242", 500, id).await, 1);
     // A tell of the same request is recognised too.
     ledger
         .charge("4242".into(), 500)
@@ -145,11 +141,7 @@ async fn the_same_id_with_other_content_is_refused_and_recorded() {
     let (ledger, runs) = ledger();
     let ledger = system.spawn(ledger).unwrap();
     let id = MessageId::next();
-    ledger
-        .charge("4242".into(), 500)
-        .message_id(id)
-        .await
-        .unwrap();
+    charge(&ledger, "4242", 500, id).await;
     let refused = ledger.charge("4242".into(), 9_999).message_id(id).await;
     assert!(matches!(refused, Err(AskError::IdReused)), "{refused:?}");
     // A refused tell is not silently dropped either.
@@ -208,26 +200,12 @@ async fn the_window_survives_a_restart() {
     };
     let ledger = system.spawn_supervised(spec).unwrap();
     let id = MessageId::next();
-    assert_eq!(
-        ledger
-            .charge("4242".into(), 500)
-            .message_id(id)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(charge(&ledger, "4242", 500, id).await, 1);
     // A crash restarts the ledger with fresh state...
     let crashed = ledger.charge("crash".into(), 1).await;
     assert!(matches!(crashed, Err(AskError::Panicked(_))), "{crashed:?}");
     // ...and the retry of the first charge is still recognised: no second row.
-    assert_eq!(
-        ledger
-            .charge("4242".into(), 500)
-            .message_id(id)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(charge(&ledger, "4242", 500, id).await, 1);
     assert_eq!(
         ledger.rows().await.unwrap(),
         0,
@@ -249,30 +227,12 @@ async fn a_bounded_window_forgets_the_oldest_ids() {
         .unwrap();
     let ids: Vec<MessageId> = (0..3).map(|_| MessageId::next()).collect();
     for id in &ids {
-        ledger
-            .charge("4242".into(), 1)
-            .message_id(*id)
-            .await
-            .unwrap();
+        charge(&ledger, "4242", 1, *id).await;
     }
     assert_eq!(window.len(), 2);
     // The newest two are remembered; the oldest was forgotten and runs again.
-    assert_eq!(
-        ledger
-            .charge("4242".into(), 1)
-            .message_id(ids[2])
-            .await
-            .unwrap(),
-        3
-    );
-    assert_eq!(
-        ledger
-            .charge("4242".into(), 1)
-            .message_id(ids[0])
-            .await
-            .unwrap(),
-        4
-    );
+    assert_eq!(charge(&ledger, "4242", 1, ids[2]).await, 3);
+    assert_eq!(charge(&ledger, "4242", 1, ids[0]).await, 4);
     assert_eq!(runs.load(Ordering::Relaxed), 4);
     system.shutdown().await;
 }

@@ -129,34 +129,33 @@ impl Accepts<Fates> for LinkMsg {
     }
 }
 
+impl Link {
+    /// Forwards `msg` to the database under the caller's message id, unless its fate is to
+    /// be lost on the way there or back.
+    async fn forward<M>(&mut self, msg: M, reply: ReplyTo<usize>, id: snowglobe::MessageId)
+    where
+        M: snowglobe::Message<Reply = usize>,
+        DatabaseMsg: Accepts<M>,
+    {
+        let fate = self.fate();
+        if fate == Fate::LoseRequest {
+            self.lost.push(Box::new(reply));
+            return;
+        }
+        let saved = self.db.ask(msg).message_id(id).await;
+        match (fate, saved) {
+            (Fate::Deliver, Ok(row)) => reply.send(row),
+            (_, _) => self.lost.push(Box::new(reply)),
+        }
+    }
+}
+
 impl Dispatch<Link> for LinkMsg {
     async fn dispatch(self, link: &mut Link, ctx: &mut Context<Link>) {
         let id = ctx.headers().id();
         match self {
-            LinkMsg::Insert(insert, reply) => {
-                let fate = link.fate();
-                if fate == Fate::LoseRequest {
-                    link.lost.push(Box::new(reply));
-                    return;
-                }
-                let saved = link.db.ask(insert).message_id(id).await;
-                match (fate, saved) {
-                    (Fate::Deliver, Ok(row)) => reply.send(row),
-                    (_, _) => link.lost.push(Box::new(reply)),
-                }
-            }
-            LinkMsg::Unprotected(insert, reply) => {
-                let fate = link.fate();
-                if fate == Fate::LoseRequest {
-                    link.lost.push(Box::new(reply));
-                    return;
-                }
-                let saved = link.db.ask(insert).message_id(id).await;
-                match (fate, saved) {
-                    (Fate::Deliver, Ok(row)) => reply.send(row),
-                    (_, _) => link.lost.push(Box::new(reply)),
-                }
-            }
+            LinkMsg::Insert(insert, reply) => link.forward(insert, reply, id).await,
+            LinkMsg::Unprotected(insert, reply) => link.forward(insert, reply, id).await,
             LinkMsg::Fates(_, reply) => reply.send(link.fates.clone()),
         }
     }
