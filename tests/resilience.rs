@@ -537,3 +537,39 @@ async fn the_total_deadline_travels_with_every_attempt() {
     assert_eq!(policy.stats().retries, 2);
     system.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_call_gives_back_its_trial_slot_and_its_permit() {
+    let system = System::new();
+    let (service, _) = slow(&system, Duration::from_secs(60));
+    let breaker = CircuitBreaker::new(
+        &system,
+        CircuitBreakerConfig::new("reports").permitted_calls_in_half_open(1),
+    )
+    .unwrap();
+    breaker.transition_to_half_open();
+    let limit = ConcurrencyLimit::new(&system, "reports", 1, Duration::ZERO).unwrap();
+    let policy = Policy::builder(&system)
+        .circuit_breaker(breaker.clone())
+        .concurrency_limit(limit.clone())
+        .build();
+
+    // The call takes the only trial slot and the only permit, sends, and waits...
+    let mut call = Box::pin(policy.call(service.work(1)));
+    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+    assert!(polled.is_pending());
+    assert_eq!(limit.in_flight(), 1);
+    let refused = policy.call(service.work(2)).await;
+    assert!(
+        matches!(refused, Err(CallError::BreakerOpen(_))),
+        "{refused:?}"
+    );
+    assert_eq!(refused.unwrap_err().kind(), FailureKind::BreakerHalfOpen);
+
+    // ...until its caller gives up on it: both go back, and the next call may be the trial.
+    drop(call);
+    assert_eq!(limit.in_flight(), 0);
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+    assert!(breaker.try_acquire().is_ok());
+    system.shutdown().await;
+}
