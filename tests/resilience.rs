@@ -6,7 +6,6 @@
 //! forward whenever every task waits.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -181,29 +180,27 @@ fn retrying(system: &System) -> Policy {
         .build()
 }
 
-type Call = Pin<Box<dyn Future<Output = Result<usize, CallError<Insert>>>>>;
-
-/// `n` callers, each inserting its own record through the policy, concurrently.
+/// `n` callers, each inserting its own record through the policy, all at once.
 async fn insert_all(
     link: &ActorRef<Link>,
     policy: &Policy,
     n: u64,
 ) -> Vec<Result<usize, CallError<Insert>>> {
-    let calls: Vec<Call> = (0..n)
+    let calls: Vec<_> = (0..n)
         .map(|key| {
             let (link, policy) = (link.clone(), policy.clone());
-            Box::pin(async move {
+            tokio::spawn(async move {
                 let insert = Insert {
                     key,
                     value: format!("order {key}"),
                 };
                 policy.call(link.ask(insert)).await
-            }) as Call
+            })
         })
         .collect();
     let mut results = Vec::with_capacity(calls.len());
     for call in calls {
-        results.push(call.await);
+        results.push(call.await.expect("a caller panicked"));
     }
     results
 }
@@ -571,5 +568,135 @@ async fn a_cancelled_call_gives_back_its_trial_slot_and_its_permit() {
     assert_eq!(limit.in_flight(), 0);
     assert_eq!(breaker.state(), BreakerState::HalfOpen);
     assert!(breaker.try_acquire().is_ok());
+    system.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_without_backoff_wait_for_a_full_bulkhead_instead_of_spinning() {
+    let system = System::new();
+    let (service, handled) = slow(&system, Duration::from_millis(10));
+    let limit = ConcurrencyLimit::new(&system, "reports", 1, Duration::ZERO).unwrap();
+    let holder = Policy::builder(&system)
+        .concurrency_limit(limit.clone())
+        .build();
+    // No backoff, unlimited attempts: only the total deadline ends the retries.
+    let retrying = Policy::builder(&system)
+        .concurrency_limit(limit)
+        .retry(Retry::new(u32::MAX))
+        .total_timeout(Duration::from_secs(1))
+        .build();
+    let first = tokio::spawn({
+        let (service, holder) = (service.clone(), holder.clone());
+        async move { holder.call(service.work(1)).await }
+    });
+    tokio::task::yield_now().await;
+    let started = system.now();
+    assert_eq!(retrying.call(service.work(2)).await.unwrap(), 2);
+    assert_eq!(first.await.unwrap().unwrap(), 1);
+    // It got the permit once the first call was done, about 10 ms later, a pause per retry.
+    let waited = system.now().saturating_duration_since(started);
+    assert!(waited >= Duration::from_millis(20), "{waited:?}");
+    assert!(
+        (1..=12).contains(&retrying.stats().retries),
+        "{:?}",
+        retrying.stats()
+    );
+    assert_eq!(handled.load(Ordering::Relaxed), 2);
+    system.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_whose_deadline_passes_in_the_local_queue_is_not_sent() {
+    let system = System::new();
+    let (service, handled) = slow(&system, Duration::from_secs(1));
+    let limit = ConcurrencyLimit::new(&system, "reports", 1, Duration::from_secs(10)).unwrap();
+    let policy = Policy::builder(&system)
+        .concurrency_limit(limit.clone())
+        .timeout(Duration::from_millis(100))
+        .total_timeout(Duration::from_millis(200))
+        .build();
+    // Another caller behind the same limit, patient: it holds the permit for the whole second.
+    let patient = Policy::builder(&system)
+        .concurrency_limit(limit)
+        .timeout(Duration::from_secs(5))
+        .build();
+    let holder = tokio::spawn({
+        let service = service.clone();
+        async move { patient.call(service.work(1)).await }
+    });
+    tokio::task::yield_now().await;
+    let started = system.now();
+    let late = policy.call(service.work(2)).await;
+    // The permit's wait ends with the attempt's deadline (100 ms), not the limit's 10 s...
+    assert!(matches!(late, Err(CallError::BulkheadFull(_))), "{late:?}");
+    assert_eq!(
+        system.now().saturating_duration_since(started),
+        Duration::from_millis(100)
+    );
+    assert_eq!(holder.await.unwrap().unwrap(), 1);
+    // ...and the message was never sent, so it does not run after its caller gave up.
+    assert_eq!(handled.load(Ordering::Relaxed), 1);
+    system.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_a_token_is_not_a_slow_call() {
+    let system = System::new();
+    let (service, _) = slow(&system, Duration::ZERO);
+    let breaker = CircuitBreaker::new(
+        &system,
+        CircuitBreakerConfig::new("search")
+            .sliding_window(SlidingWindow::Count(2))
+            .minimum_calls(2)
+            .slow_call_duration(Duration::from_millis(50))
+            .slow_call_rate_threshold(50.0),
+    )
+    .unwrap();
+    let limiter = snowglobe::resilience::RateLimiter::new(&system, "search", 10.0, 1).unwrap();
+    let policy = Policy::builder(&system)
+        .circuit_breaker(breaker.clone())
+        .rate_limit(limiter, Duration::from_secs(1))
+        .build();
+    for n in 0..2 {
+        // The second call waits 100 ms for its token, then is answered at once.
+        assert_eq!(policy.call(service.work(n)).await.unwrap(), n);
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    assert_eq!(breaker.metrics().slow_calls, 0);
+    system.shutdown().await;
+}
+
+/// Answers `Err` to its first `busy` calls; deduplicates by id.
+struct Busy {
+    busy: u32,
+}
+
+impl Actor for Busy {
+    type Msg = BusyMsg;
+}
+
+#[messages]
+impl Busy {
+    #[message(idempotent, derive(Clone))]
+    fn fetch(&mut self) -> Result<u32, String> {
+        if self.busy > 0 {
+            self.busy -= 1;
+            return Err("busy".into());
+        }
+        Ok(7)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retrying_an_answered_failure_asks_again_under_a_new_id() {
+    let system = System::new();
+    let busy = system.spawn(Busy { busy: 2 }).unwrap();
+    let policy = Policy::builder(&system)
+        .retry(Retry::new(5).retry_on(|kind| kind == FailureKind::Application))
+        .build();
+    // Under one id, the deduplicating service would repeat its first "busy" forever.
+    let reply = policy.call_classified(busy.fetch(), Result::is_err).await;
+    assert_eq!(reply.unwrap(), Ok(7));
+    assert_eq!(policy.stats().retries, 2);
     system.shutdown().await;
 }

@@ -25,9 +25,10 @@ pub enum SlidingWindow {
     /// The last `n` calls (at least 1).
     Count(u32),
     /// The calls of the last `span` (more than zero), in buckets of one second as in
-    /// resilience4j: the window holds the current second and the ones before it, so between
-    /// `span - 1 s` and `span` of history. A span under a second has ten buckets; one over ten
-    /// minutes has 600 wider ones.
+    /// resilience4j: the window holds the current bucket and the ones before it, as many
+    /// buckets as cover the span (rounded up), so its history is up to one bucket shorter
+    /// than that: `Time(1500 ms)` has two buckets, 1 to 2 s of history. A span under a second
+    /// has ten buckets; one over ten minutes has 600 wider ones.
     Time(Duration),
 }
 

@@ -7,7 +7,8 @@ use super::window::Totals;
 ///
 /// The calls are those of the sliding window while closed, those of the trials while
 /// half-open, and, while open, those that opened it (the window, or the trials of the
-/// half-open state before). Forced open and disabled breakers record nothing. Rates are
+/// half-open state before); a time window goes on sliding while open, so its calls age out
+/// of the metrics as they would have out of the window. Forced open and disabled breakers record nothing. Rates are
 /// `None` until the minimum number of calls is reached (the permitted trial calls, in
 /// half-open), as resilience4j's `-1`.
 ///

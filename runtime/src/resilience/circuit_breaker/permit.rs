@@ -79,6 +79,11 @@ impl<C: Deref<Target = Core>> Grant<C> {
         self.record(false);
     }
 
+    /// Starts the call's duration at `now`: the caller waited in a local queue first.
+    pub(crate) fn restart_clock(&mut self, now: Instant) {
+        self.started = now;
+    }
+
     pub(crate) fn failure(mut self, kind: FailureKind) {
         let Some(core) = &self.core else {
             return;

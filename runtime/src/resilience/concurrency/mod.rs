@@ -18,6 +18,7 @@ pub use error::{BulkheadFull, InvalidLimit};
 pub use permit::ConcurrencyPermit;
 
 use crate::System;
+use crate::system::Instant;
 
 /// A cap on the calls in flight at once, each holding a [`ConcurrencyPermit`] until it is
 /// done: the semaphore kind of bulkhead, which keeps one slow target from tying up every
@@ -208,16 +209,31 @@ impl ConcurrencyLimit {
     /// Dropping the future while it waits takes the caller out of the line; a permit handed
     /// to it in the meantime goes to the next caller. Nothing is counted as rejected.
     pub async fn acquire(&self) -> Result<ConcurrencyPermit, BulkheadFull> {
+        self.acquire_until(None).await
+    }
+
+    /// [`acquire`](Self::acquire), waiting no later than `deadline` either (a policy's
+    /// attempt deadline).
+    pub(crate) async fn acquire_until(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<ConcurrencyPermit, BulkheadFull> {
         let inner = &*self.inner;
         if let Ok(permit) = inner.semaphore.clone().try_acquire_owned() {
             return Ok(ConcurrencyPermit::new(permit));
         }
-        if inner.max_wait.is_zero() {
+        let wait = match deadline {
+            Some(deadline) => inner
+                .max_wait
+                .min(deadline.saturating_duration_since(inner.system.now())),
+            None => inner.max_wait,
+        };
+        if wait.is_zero() {
             return Err(self.reject());
         }
         let _waiting = Waiting::enter(&inner.waiting);
         let mut acquire = pin!(inner.semaphore.clone().acquire_owned());
-        let mut expired = pin!(inner.system.sleep(inner.max_wait));
+        let mut expired = pin!(inner.system.sleep(wait));
         let permit = poll_fn(|cx| {
             // The semaphore first: a permit that came at the deadline is taken, not wasted.
             if let Poll::Ready(permit) = acquire.as_mut().poll(cx) {

@@ -43,8 +43,16 @@ impl fmt::Debug for DedupEntry {
 /// Each actor has its own [`MemoryDedupStore`] unless it was spawned with
 /// [`SpawnOptions::dedup_store`](crate::SpawnOptions::dedup_store). The store belongs to the
 /// actor's cell, so it survives restarts: a retry that reaches the restarted instance is still
-/// recognised. Implement this trait to keep the window elsewhere (shared by the replicas of a
-/// service, say); the runtime calls it from the actor's task only, one message at a time.
+/// recognised. Implement this trait to keep the window elsewhere, or hand one store to the
+/// successive actors of one service.
+///
+/// The runtime calls it from the actor's task, one message at a time: `get` before the
+/// handler, `insert` after. That is atomic for one actor only. Two actors running at the
+/// same time on one store could both miss a key and both run the handler; a store for
+/// replicas needs a claim of the key first, which this trait does not have yet. Message ids
+/// are unique within a process, not across processes: a store kept on disk across restarts
+/// of the process would meet new messages under old ids.
+///
 ///
 /// ```
 /// use std::sync::Arc;

@@ -5,15 +5,35 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{CallError, Policy};
+use crate::address::AskError;
 use crate::address::{Endpoint, Request};
 use crate::message::{Message, MessageId};
 use crate::resilience::FailureKind;
 use crate::system::Instant;
 
+/// The shortest wait before retrying an attempt that a breaker, rate limiter or
+/// concurrency limit refused.
+const LOCAL_REFUSAL_PAUSE: Duration = Duration::from_millis(1);
+
 /// How one attempt ended: the call's result if it is the last, and the failure if any.
 struct Attempt<R, M> {
     result: Result<R, CallError<M>>,
     failure: Option<FailureKind>,
+}
+
+impl<R, M> Attempt<R, M> {
+    /// How long to wait at least before trying again: what a refusal said, and never
+    /// nothing after a local refusal, so that a retry without backoff does not spin on a
+    /// full bulkhead (nor keep a paused or simulated clock from moving).
+    fn retry_after(&self) -> Duration {
+        let said = match &self.result {
+            Err(CallError::BreakerOpen(rejected)) => rejected.retry_after.unwrap_or_default(),
+            Err(CallError::RateLimited(limited)) => limited.retry_after,
+            Err(CallError::BulkheadFull(_)) => Duration::ZERO,
+            _ => return Duration::ZERO,
+        };
+        said.max(LOCAL_REFUSAL_PAUSE)
+    }
 }
 
 impl Policy {
@@ -111,6 +131,7 @@ impl Policy {
         }
 
         let mut msg = Some(msg);
+        let mut id = id;
         let mut attempt = 0;
         let mut previous_delay = Duration::ZERO;
         loop {
@@ -124,26 +145,38 @@ impl Policy {
             let Some(copy) = copy else {
                 unreachable!("invariant: the message is taken by the last attempt only");
             };
-            let Attempt { result, failure } = self
+            let outcome = self
                 .attempt(target, copy, id, attempt_timeout, deadline, &is_failure)
                 .await;
-            let Some(kind) = failure else {
-                return result;
+            let Some(kind) = outcome.failure else {
+                return outcome.result;
             };
             let retry = match &inner.retry {
                 Some(retry) if attempt < max_attempts && retry.should_retry(kind) => retry,
-                _ => return self.failed(result),
+                _ => return self.failed(outcome.result),
             };
-            let delay = retry.delay(attempt, previous_delay, system.random_u64());
+            // Not sooner than a refusal said, and never past the total deadline.
+            let delay = retry
+                .delay(attempt, previous_delay, system.random_u64())
+                .max(outcome.retry_after());
             if deadline.is_some_and(|deadline| system.now().saturating_add(delay) >= deadline) {
-                return self.failed(result);
+                return self.failed(outcome.result);
             }
             if retry.budget_ref().is_some_and(|budget| !budget.withdraw()) {
-                return self.failed(result);
+                return self.failed(outcome.result);
             }
             counters.retries.fetch_add(1, Ordering::Relaxed);
             previous_delay = delay;
-            if !delay.is_zero() {
+            if kind == FailureKind::Application {
+                // The service answered: the request is not in doubt, and a retry under the
+                // same id would only get the same answer from a deduplicating receiver.
+                id = MessageId::next();
+            }
+            if delay.is_zero() {
+                // Other tasks (the one holding the permit this attempt lacked, say) run
+                // before the next attempt, and a paused or simulated clock can move on.
+                system.shared().rt().yield_now().await;
+            } else {
                 // Boxed, as the waits of an attempt: a timer would widen every call's future.
                 Box::pin(system.sleep(delay)).await;
             }
@@ -188,8 +221,12 @@ impl Policy {
 
         // One clock read serves the breaker and the attempt's deadline; only a wait for a
         // token or a permit makes another necessary.
-        let mut now = system.now();
-        let permit = match &inner.breaker {
+        let now = system.now();
+        let attempt_deadline = match deadline {
+            Some(deadline) => deadline.min(now.saturating_add(attempt_timeout)),
+            None => now.saturating_add(attempt_timeout),
+        };
+        let mut permit = match &inner.breaker {
             Some(breaker) => match breaker.try_acquire_local(now) {
                 Ok(permit) => Some(permit),
                 Err(rejection) => return rejected(CallError::BreakerOpen(rejection)),
@@ -197,31 +234,48 @@ impl Policy {
             None => None,
         };
         // From here on, a dropped breaker permit counts the attempt as neither success nor
-        // failure: a local rejection says nothing about the target.
-        // The waits for a token and for a permit are boxed: most attempts need neither, and
-        // their futures would otherwise widen every call's future.
+        // failure: a local refusal or wait says nothing about the target. The waits for a
+        // token and for a permit are boxed: most attempts need neither, and their futures
+        // would otherwise widen every call's future. Neither waits past the attempt's
+        // deadline.
+        let mut waited = false;
         if let Some((limiter, max_wait)) = &inner.rate_limit
             && limiter.try_acquire().is_err()
         {
-            if let Err(limited) = Box::pin(limiter.acquire(*max_wait)).await {
+            let left = attempt_deadline.saturating_duration_since(system.now());
+            if let Err(limited) = Box::pin(limiter.acquire((*max_wait).min(left))).await {
                 return rejected(CallError::RateLimited(limited));
             }
-            now = system.now();
+            waited = true;
         }
-        let attempt_deadline = match deadline {
-            Some(deadline) => deadline.min(now.saturating_add(attempt_timeout)),
-            None => now.saturating_add(attempt_timeout),
-        };
         let _in_flight = match &inner.concurrency {
             Some(limit) => match limit.try_acquire_uncounted() {
                 Some(permit) => Some(permit),
-                None => match Box::pin(limit.acquire()).await {
-                    Ok(permit) => Some(permit),
+                None => match Box::pin(limit.acquire_until(Some(attempt_deadline))).await {
+                    Ok(permit) => {
+                        waited = true;
+                        Some(permit)
+                    }
                     Err(full) => return rejected(CallError::BulkheadFull(full)),
                 },
             },
             None => None,
         };
+        if waited {
+            let now = system.now();
+            if now >= attempt_deadline {
+                // The deadline passed in the local queue: the message is not sent, so a
+                // late copy cannot run after its caller gave up.
+                return Attempt {
+                    result: Err(CallError::Ask(AskError::Timeout)),
+                    failure: Some(FailureKind::Timeout),
+                };
+            }
+            // The target's time starts now: a slow local queue is not a slow call.
+            if let Some(permit) = &mut permit {
+                permit.restart_clock(now);
+            }
+        }
         let outcome = Request::new(target, msg)
             .message_id(id)
             .ask_until(attempt_deadline)

@@ -19,8 +19,12 @@ use crate::resilience::{CircuitBreaker, ConcurrencyLimit, RateLimiter, Retry};
 /// outside in:
 ///
 /// 1. **retry**: a failed attempt whose [`FailureKind`](super::FailureKind) the [`Retry`]
-///    accepts is sent again after a backoff, with the message id of the first attempt, while
-///    attempts, the retry budget and the total deadline allow;
+///    accepts is sent again after a backoff (at least as long as a breaker's or rate
+///    limiter's `retry_after`, and at least 1 ms after any local refusal), with the message id of the first attempt, while attempts, the
+///    retry budget and the total deadline allow. A retry after a reply classified as a
+///    failure ([`FailureKind::Application`](super::FailureKind::Application)) gets a fresh
+///    id: the service answered, so the request is not in doubt, and a deduplicating receiver
+///    would only repeat its answer;
 /// 2. **circuit breaker**: each attempt asks the [`CircuitBreaker`] for permission and
 ///    reports its outcome (a rejection by the rate limiter or the concurrency limit below it
 ///    is not the target's fault and is not counted);
@@ -28,9 +32,12 @@ use crate::resilience::{CircuitBreaker, ConcurrencyLimit, RateLimiter, Retry};
 ///    configured time;
 /// 4. **timeout**: each attempt has a deadline, the per-attempt timeout (the request's own
 ///    [`timeout`](crate::Request::timeout), else the policy's, else the system's ask timeout)
-///    cut short by the total deadline; it covers the wait for a concurrency permit, for
-///    mailbox room and for the reply, and travels in the message's headers so the handler
-///    sees how much time is left ([`Headers::remaining`](crate::Headers::remaining));
+///    cut short by the total deadline, set when the attempt starts. It bounds the waits for a
+///    token and for a concurrency permit (an attempt whose deadline passes there is not sent
+///    and fails with [`Timeout`](crate::AskError::Timeout)), for mailbox room and for the
+///    reply, and it travels in the message's headers so the handler sees how much time is
+///    left ([`Headers::remaining`](crate::Headers::remaining)); the breaker times the call
+///    from the end of the local waits;
 /// 5. **concurrency limit** (the semaphore bulkhead): at most so many attempts in flight to
 ///    the target through this policy.
 ///

@@ -34,10 +34,17 @@ impl Bucket {
         (u128::from(debt) + u128::from(self.interval)).saturating_sub(self.capacity)
     }
 
-    /// `tat` once a caller at `now` has taken (or reserved) a token, or `None` if that is
-    /// past the end of the clock (584 years): no token is ever given for then.
+    /// `tat` once a caller at `now` has taken (or reserved) a token, or `None` when that is
+    /// past the end of the clock (584 years): no token is ever given for then. The bucket's
+    /// last token is the exception: it is given, and the bucket is empty until the end of
+    /// the clock (a rate of one in centuries). With more tokens left, a `tat` held at the end
+    /// of the clock would stop counting them, so those are refused instead.
     pub(super) fn take(self, tat: u64, now: u64) -> Option<u64> {
-        tat.max(now).checked_add(self.interval)
+        match tat.max(now).checked_add(self.interval) {
+            Some(tat) => Some(tat),
+            None if self.wait(tat, now) == 0 && self.available(tat, now) == 1 => Some(u64::MAX),
+            None => None,
+        }
     }
 
     /// Whole tokens in the bucket at `now`.
@@ -83,5 +90,22 @@ mod tests {
         assert_eq!(bucket.take(tat, 0), None);
         let slow = Bucket::new(u64::MAX, 1);
         assert_eq!(slow.wait(tat, 0), u128::from(u64::MAX));
+    }
+
+    #[test]
+    fn a_full_bucket_gives_its_token_whatever_the_rate() {
+        // A token a century: past zero on the clock, the next token's time would overflow.
+        let slow = Bucket::new(u64::MAX, 1);
+        let now = 1_000_000;
+        assert_eq!(slow.available(0, now), 1);
+        assert_eq!(slow.wait(0, now), 0);
+        let tat = slow.take(0, now).unwrap();
+        assert_eq!(slow.available(tat, now), 0);
+        assert!(slow.wait(tat, now) > 0);
+        assert_eq!(
+            slow.take(tat, now),
+            None,
+            "no reservation past the end of the clock"
+        );
     }
 }

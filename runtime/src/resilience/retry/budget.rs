@@ -80,7 +80,8 @@ struct Ring {
 
 impl RetryBudget {
     /// A budget that allows `min_per_second * ttl` retries in any `ttl`, plus `retry_ratio`
-    /// retries per first attempt in that `ttl`, on `system`'s clock.
+    /// retries per first attempt in that `ttl`, on `system`'s clock. The ratio counts in
+    /// thousandths of a retry: one below 0.0005 allows no retry beyond the minimum.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
