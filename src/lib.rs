@@ -252,7 +252,7 @@ pub use snowglobe_runtime::{
     RegisterError, ReplyTo, Request, Restart, Retention, RootFailure, SpawnError, SpawnOptions,
     StartAt, StopReason, Strategy, Subscribe, SubscribeError, SubscriptionId, SubscriptionStats,
     Supervisor, System, SystemBuilder, Tell, TellError, Terminated, TimerHandle, Topic, TopicError,
-    TopicName, TraceContext, Tree, TreeNode, WeakActorRef, pubsub, resilience,
+    TopicName, TraceContext, Tree, TreeNode, WeakActorRef, pubsub, resilience, sim,
 };
 
 /// Durable topics on disk: a store on redb and a serde codec (the `store` feature).

@@ -48,6 +48,7 @@ mod mailbox;
 mod message;
 pub mod pubsub;
 pub mod resilience;
+pub mod sim;
 mod supervision;
 mod system;
 

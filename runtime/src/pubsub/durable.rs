@@ -1,6 +1,6 @@
 //! Durable topics: an append-only log per topic, and named consumers that acknowledge.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
@@ -233,7 +233,9 @@ pub(crate) struct State<E: Event> {
     /// Where the log and the positions are kept beyond the process, if anywhere.
     persist: Option<Persist<E>>,
     log: Mutex<Log<E>>,
-    consumers: Mutex<HashMap<Arc<str>, Arc<Consumer<E>>>>,
+    /// By name; ordered, so that a publish wakes them in the same order in every run (the
+    /// simulator replays a seed exactly).
+    consumers: Mutex<BTreeMap<Arc<str>, Arc<Consumer<E>>>>,
 }
 
 /// A durable topic's store and codec.
@@ -351,7 +353,7 @@ impl<E: Event> DurableTopic<E> {
             system,
             persist,
             log: Mutex::new(log),
-            consumers: Mutex::new(HashMap::new()),
+            consumers: Mutex::new(BTreeMap::new()),
         });
         {
             let mut consumers = state.consumers.lock();

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::runtime::{Random, Rt};
 use super::{Config, Shared, System};
+use crate::sim::{self, SimRt};
 use crate::supervision::Supervisor;
 
 /// Builds a [`System`].
@@ -120,14 +121,24 @@ impl SystemBuilder {
 
     /// Builds the system.
     ///
+    /// Called inside a [`Simulation`](crate::sim::Simulation) run without an explicit
+    /// [`handle`](SystemBuilder::handle) or [`worker_threads`](SystemBuilder::worker_threads),
+    /// the system joins the simulation, so code that builds its own system is simulated too.
+    ///
     /// # Errors
     ///
     /// See [`BuildError`].
-    pub fn build(self) -> Result<System, BuildError> {
+    pub fn build(mut self) -> Result<System, BuildError> {
         if self.ask_timeout.is_zero() {
             return Err(BuildError::ZeroAskTimeout);
         }
-        let (handle, owned) = match (self.handle, self.worker_threads) {
+        if self.handle.is_none()
+            && self.worker_threads.is_none()
+            && let Some(sim) = sim::current()
+        {
+            return Ok(self.build_simulated(sim));
+        }
+        let (handle, owned) = match (self.handle.take(), self.worker_threads) {
             (Some(handle), _) => (handle, None),
             (None, Some(0)) => return Err(BuildError::ZeroWorkerThreads),
             (None, Some(threads)) => owned_runtime(Some(threads))?,
@@ -142,16 +153,27 @@ impl SystemBuilder {
         let random = self
             .seed
             .map_or_else(Random::from_entropy, Random::with_seed);
+        Ok(self.finish(Rt::tokio(handle), owned, random))
+    }
+
+    /// Builds a system on the simulator `sim` (see [`Simulation`](crate::sim::Simulation)).
+    /// Random numbers follow the simulation's seed unless [`seed`](SystemBuilder::seed) chose
+    /// another. Infallible: nothing here needs the operating system.
+    pub(crate) fn build_simulated(self, sim: SimRt) -> System {
+        let random = Random::with_seed(self.seed.unwrap_or_else(|| sim.seed()));
+        self.finish(Rt::Sim(sim), None, random)
+    }
+
+    fn finish(self, rt: Rt, owned: Option<tokio::runtime::Runtime>, random: Random) -> System {
         let config = Config {
             ask_timeout: self.ask_timeout,
             shutdown_timeout: self.shutdown_timeout,
             supervisor: self.supervisor,
         };
-        let rt = Rt::tokio(handle);
         let dead_letter_capacity = self.dead_letter_capacity;
-        Ok(System::from_shared(move |this| {
+        System::from_shared(move |this| {
             Shared::new(this, rt, owned, random, config, dead_letter_capacity)
-        }))
+        })
     }
 }
 

@@ -155,6 +155,10 @@ pub enum BulkheadError {
     /// The runtime could not be built (the operating system refused its threads).
     #[error("could not start the bulkhead's runtime: {0}")]
     Runtime(Arc<str>),
+    /// The system runs in a [`Simulation`](crate::sim::Simulation), which has one thread and
+    /// no runtime to give a bulkhead.
+    #[error("bulkheads cannot run inside a simulation")]
+    Simulation,
 }
 
 /// A future an actor's own thread runs.

@@ -452,6 +452,9 @@ impl System {
         name: impl Into<Arc<str>>,
         threads: usize,
     ) -> Result<Bulkhead, BulkheadError> {
+        if self.shared.rt().sim().is_some() {
+            return Err(BulkheadError::Simulation);
+        }
         let name = name.into();
         let mut bulkheads = self.shared.bulkheads.lock();
         if self.shared.root.lock().phase != Phase::Running {
@@ -468,8 +471,19 @@ impl System {
     /// Runs `future` to completion on the system's runtime, blocking the calling thread.
     ///
     /// For programs whose `main` is not async. Do not call it from inside an async context.
+    ///
+    /// # Panics
+    ///
+    /// Inside an async context, as tokio does. For a system in a
+    /// [`Simulation`](crate::sim::Simulation), always: the simulation is already driving it
+    /// (await the future instead); the panic says so rather than blocking forever.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.shared.rt().handle().block_on(future)
+        match self.shared.rt().handle() {
+            Some(handle) => handle.block_on(future),
+            None => panic!(
+                "snowglobe: System::block_on cannot run inside a simulation; await the future instead"
+            ),
+        }
     }
 
     /// The current time on the system's clock.

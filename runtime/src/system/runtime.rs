@@ -1,13 +1,14 @@
 //! The runtime seam: every task, clock read, timer and random number the runtime uses comes
 //! from here, never straight from tokio or the operating system.
 //!
-//! The seam is an enum rather than a trait object: the variants are known (tokio in production;
-//! the deterministic simulator joins them), so a call costs a branch instead of an indirect
-//! call, and futures such as [`Sleep`] stay unboxed on the ask path.
+//! The seam is an enum rather than a trait object: the variants are known (tokio in production,
+//! the deterministic simulator of `crate::sim` in tests), so a call costs a branch instead of an
+//! indirect call, and futures such as [`Sleep`] stay unboxed on the ask path.
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 
 use super::time::{Instant, duration_nanos};
+use crate::sim::{SimRt, SimSleep, Task, YieldNow};
 
 /// Where actors run and where time comes from.
 #[derive(Debug)]
@@ -22,6 +24,8 @@ pub(crate) enum Rt {
     /// A tokio runtime: its scheduler runs actor tasks, its clock (which tests may pause) gives
     /// the time.
     Tokio(TokioRt),
+    /// The deterministic simulator: one thread, a virtual clock, a seeded schedule.
+    Sim(SimRt),
 }
 
 #[derive(Debug)]
@@ -47,7 +51,10 @@ impl Rt {
     {
         match self {
             Rt::Tokio(rt) => TaskHandle {
-                inner: rt.handle.spawn(task).abort_handle(),
+                inner: TaskInner::Tokio(rt.handle.spawn(task).abort_handle()),
+            },
+            Rt::Sim(rt) => TaskHandle {
+                inner: TaskInner::Sim(rt.spawn(task)),
             },
         }
     }
@@ -59,6 +66,7 @@ impl Rt {
                 let now = tokio::time::Instant::now();
                 Instant::from_nanos(duration_nanos(now.saturating_duration_since(rt.epoch)))
             }
+            Rt::Sim(rt) => rt.now(),
         }
     }
 
@@ -77,6 +85,9 @@ impl Rt {
                     inner: tokio::time::sleep_until(at),
                 }
             }
+            Rt::Sim(rt) => Sleep::Sim {
+                inner: rt.sleep_until(deadline),
+            },
         }
     }
 
@@ -89,13 +100,24 @@ impl Rt {
     pub(crate) async fn yield_now(&self) {
         match self {
             Rt::Tokio(_) => tokio::task::yield_now().await,
+            Rt::Sim(_) => YieldNow::new().await,
         }
     }
 
-    /// The tokio handle, for the parts that only exist on tokio.
-    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+    /// The tokio handle, for the parts that only exist on tokio (own threads, bulkheads);
+    /// `None` under simulation, which has no threads to offer.
+    pub(crate) fn handle(&self) -> Option<&tokio::runtime::Handle> {
         match self {
-            Rt::Tokio(rt) => &rt.handle,
+            Rt::Tokio(rt) => Some(&rt.handle),
+            Rt::Sim(_) => None,
+        }
+    }
+
+    /// The simulator, when this is one.
+    pub(crate) fn sim(&self) -> Option<&SimRt> {
+        match self {
+            Rt::Tokio(_) => None,
+            Rt::Sim(rt) => Some(rt),
         }
     }
 }
@@ -111,6 +133,7 @@ pin_project! {
     #[derive(Debug)]
     pub(crate) enum Sleep {
         Tokio { #[pin] inner: tokio::time::Sleep },
+        Sim { inner: SimSleep },
     }
 }
 
@@ -120,6 +143,7 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.project() {
             SleepProj::Tokio { inner } => inner.poll(cx),
+            SleepProj::Sim { inner } => Pin::new(inner).poll(cx),
         }
     }
 }
@@ -127,18 +151,30 @@ impl Future for Sleep {
 /// A task spawned through the seam. Dropping it detaches the task.
 #[derive(Clone, Debug)]
 pub(crate) struct TaskHandle {
-    inner: tokio::task::AbortHandle,
+    inner: TaskInner,
+}
+
+#[derive(Clone, Debug)]
+enum TaskInner {
+    Tokio(tokio::task::AbortHandle),
+    Sim(Arc<Task>),
 }
 
 impl TaskHandle {
     /// Stops the task at its next suspension point.
     pub(crate) fn abort(&self) {
-        self.inner.abort();
+        match &self.inner {
+            TaskInner::Tokio(handle) => handle.abort(),
+            TaskInner::Sim(task) => task.abort(),
+        }
     }
 
     /// Whether the task has finished (or was aborted).
     pub(crate) fn is_finished(&self) -> bool {
-        self.inner.is_finished()
+        match &self.inner {
+            TaskInner::Tokio(handle) => handle.is_finished(),
+            TaskInner::Sim(task) => task.is_finished(),
+        }
     }
 }
 

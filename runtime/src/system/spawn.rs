@@ -186,6 +186,11 @@ pub enum SpawnError {
     /// ([`SpawnOptions::dedicated_thread`]).
     #[error("could not start the actor's thread: {0}")]
     Thread(Arc<str>),
+    /// The option needs real threads, which a [`Simulation`](crate::sim::Simulation) does not
+    /// have: a [`dedicated_thread`](SpawnOptions::dedicated_thread) or a
+    /// [`bulkhead`](SpawnOptions::bulkhead). The name says which.
+    #[error("{0} cannot run inside a simulation")]
+    Simulation(&'static str),
 }
 
 fn capacity(mailbox: Mailbox) -> Result<Option<NonZeroUsize>, SpawnError> {
@@ -242,6 +247,9 @@ impl System {
         });
         let (bulkhead, thread) = match placement {
             None | Some(Placement::System) => (None, None),
+            Some(Placement::Bulkhead(_)) if shared.rt().sim().is_some() => {
+                return Err(SpawnError::Simulation("a bulkhead"));
+            }
             Some(Placement::Bulkhead(bulkhead)) => {
                 if bulkhead.is_shut_down() {
                     return Err(SpawnError::BulkheadShutDown(bulkhead.name().into()));
@@ -253,7 +261,11 @@ impl System {
                     Some(name) => format!("{name}-{id}"),
                     None => format!("actor-{id}"),
                 };
-                let thread = DedicatedThread::start(thread_name, shared.rt().handle().clone())
+                let handle = shared
+                    .rt()
+                    .handle()
+                    .ok_or(SpawnError::Simulation("a dedicated thread"))?;
+                let thread = DedicatedThread::start(thread_name, handle.clone())
                     .map_err(|error| SpawnError::Thread(error.to_string().into()))?;
                 (None, Some(thread))
             }

@@ -1,0 +1,46 @@
+//! Why a simulation run did not produce its output.
+
+use super::trace::Divergence;
+use crate::system::Instant;
+
+/// Why [`Simulation::run`](super::Simulation::run) or
+/// [`Simulation::check_determinism`](super::Simulation::check_determinism) failed.
+///
+/// ```
+/// use snowglobe_runtime::sim::{SimError, Simulation};
+///
+/// // Waiting on something nothing will ever send: the run stops instead of hanging.
+/// let mut sim = Simulation::with_seed(5);
+/// let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+/// let result = sim.run(|_system| async move { rx.await });
+/// assert!(matches!(result, Err(SimError::Stalled { .. })));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The run's future waits, but no task is ready and no timer is set: nothing inside the
+    /// simulation can ever wake it (a deadlock, or a wait on a real thread or real I/O).
+    #[error(
+        "the simulation stalled at {at} with {tasks} tasks waiting and no timer set (seed {seed})"
+    )]
+    Stalled {
+        /// The virtual time it stopped at.
+        at: Instant,
+        /// Spawned tasks still waiting.
+        tasks: usize,
+        /// The simulation's seed.
+        seed: u64,
+    },
+    /// A simulation is already running on this thread; runs do not nest.
+    #[error("a simulation is already running on this thread")]
+    Nested,
+    /// Two runs with the same seed recorded different traces: something outside the runtime
+    /// seam (a real clock, a real thread, a global, the OS's randomness) changed the run.
+    #[error("two runs with seed {seed} diverged at {divergence}")]
+    Diverged {
+        /// The seed both runs used.
+        seed: u64,
+        /// The first differing event.
+        divergence: Divergence,
+    },
+}

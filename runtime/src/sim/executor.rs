@@ -1,0 +1,527 @@
+//! The simulation's executor: one thread polls every task, the seed picks which ready task
+//! goes next, and the clock jumps to the next timer when none is ready.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use parking_lot::Mutex;
+
+use super::SimError;
+use super::clock::{SimSleep, Timers};
+use super::trace::{Trace, TraceEvent, TraceKind};
+use crate::system::Instant;
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The seam's `Rt::Sim`: a handle on one simulation's executor and clock.
+#[derive(Clone)]
+pub(crate) struct SimRt {
+    core: Arc<Core>,
+}
+
+/// What the executor, the wakers and the sleeps share. Wakes may come from any thread (a
+/// tokio `oneshot` completed elsewhere), so everything is behind a lock; the simulation
+/// itself polls on one thread, so the lock is never contended in a well-formed run.
+pub(crate) struct Core {
+    seed: u64,
+    fifo: bool,
+    /// Virtual nanoseconds since the start; only the executor moves it.
+    clock: AtomicU64,
+    sched: Mutex<Sched>,
+}
+
+struct Sched {
+    ready: VecDeque<Arc<Task>>,
+    /// Tasks not finished, by id: ordered, so that the end of a run drops them in a fixed
+    /// order.
+    live: BTreeMap<u64, Arc<Task>>,
+    timers: Timers,
+    trace: Trace,
+    next_task: u64,
+    /// `SplitMix64` state for the choice among ready tasks.
+    rng: u64,
+    /// The task being polled, recorded as the parent of what it spawns.
+    current: u64,
+    /// Set at the end of a run: new tasks are dropped, wakes ignored.
+    closed: bool,
+}
+
+/// One spawned task. The `Arc<Task>` is also its waker.
+pub(crate) struct Task {
+    id: u64,
+    core: Arc<Core>,
+    /// `None` once finished (and always for the run's own future, which is polled in place).
+    future: Mutex<Option<BoxFuture>>,
+    queued: AtomicBool,
+    aborted: AtomicBool,
+    finished: AtomicBool,
+}
+
+thread_local! {
+    /// The simulation running on this thread: refuses a nested run, and lets
+    /// `System::builder().build()` inside a run join it.
+    static CURRENT: RefCell<Option<SimRt>> = const { RefCell::new(None) };
+}
+
+/// The simulation running on this thread, if any.
+pub(crate) fn current() -> Option<SimRt> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Core {
+    pub(super) fn now_nanos(&self) -> u64 {
+        self.clock.load(Ordering::Acquire)
+    }
+
+    pub(super) fn with_timers<R>(&self, f: impl FnOnce(&mut Timers) -> R) -> R {
+        f(&mut self.sched.lock().timers)
+    }
+
+    fn record(&self, sched: &mut Sched, kind: TraceKind, id: u64, parent: u64) {
+        sched.trace.push(TraceEvent {
+            at: Instant::from_nanos(self.now_nanos()),
+            kind,
+            id,
+            parent,
+        });
+    }
+}
+
+impl SimRt {
+    /// A fresh executor at virtual time zero.
+    pub(crate) fn new(seed: u64, fifo: bool) -> SimRt {
+        SimRt {
+            core: Arc::new(Core {
+                seed,
+                fifo,
+                clock: AtomicU64::new(0),
+                sched: Mutex::new(Sched {
+                    ready: VecDeque::new(),
+                    live: BTreeMap::new(),
+                    timers: Timers::default(),
+                    trace: Trace::default(),
+                    next_task: 1,
+                    // Apart from the system's own generator, so that drawing random numbers in
+                    // user code does not shift the schedule.
+                    rng: seed ^ 0x5ced_u64.rotate_left(48),
+                    current: 0,
+                    closed: false,
+                }),
+            }),
+        }
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.core.seed
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_nanos(self.core.now_nanos())
+    }
+
+    pub(crate) fn sleep_until(&self, deadline: Instant) -> SimSleep {
+        SimSleep::new(self.core.clone(), deadline.as_nanos())
+    }
+
+    /// Queues `future` as a new task.
+    pub(crate) fn spawn<F>(&self, future: F) -> Arc<Task>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Tokio's cooperative budget would starve every task after 128 operations if a run
+        // happens inside a tokio task; the simulation schedules by its own rules.
+        let future: BoxFuture = Box::pin(tokio::task::coop::unconstrained(future));
+        let mut sched = self.core.sched.lock();
+        let id = sched.next_task;
+        sched.next_task += 1;
+        let closed = sched.closed;
+        let task = Arc::new(Task {
+            id,
+            core: self.core.clone(),
+            future: Mutex::new((!closed).then_some(future)),
+            queued: AtomicBool::new(!closed),
+            aborted: AtomicBool::new(false),
+            finished: AtomicBool::new(closed),
+        });
+        if !closed {
+            let parent = sched.current;
+            self.core.record(&mut sched, TraceKind::Spawn, id, parent);
+            sched.live.insert(id, task.clone());
+            sched.ready.push_back(task.clone());
+        }
+        task
+    }
+
+    /// The trace so far, leaving an empty one.
+    pub(crate) fn take_trace(&self) -> Trace {
+        std::mem::take(&mut self.core.sched.lock().trace)
+    }
+
+    /// Polls `future` and every task until `future` completes, moving virtual time over idle
+    /// periods. At the end every task left is dropped.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> Result<F::Output, SimError> {
+        if CURRENT.with(|c| c.borrow().is_some()) {
+            return Err(SimError::Nested);
+        }
+        let _running = Running::enter(self.clone());
+        let main = Arc::new(Task {
+            id: 0,
+            core: self.core.clone(),
+            future: Mutex::new(None),
+            queued: AtomicBool::new(true),
+            aborted: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+        });
+        self.core.sched.lock().ready.push_back(main.clone());
+        let main_waker = Waker::from(main.clone());
+        let mut future = pin!(tokio::task::coop::unconstrained(future));
+        loop {
+            let Some(task) = self.next_ready() else {
+                if self.advance() {
+                    continue;
+                }
+                let sched = self.core.sched.lock();
+                return Err(SimError::Stalled {
+                    at: self.now(),
+                    tasks: sched.live.len(),
+                    seed: self.core.seed,
+                });
+            };
+            if Arc::ptr_eq(&task, &main) {
+                let mut cx = Context::from_waker(&main_waker);
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    main.finished.store(true, Ordering::Release);
+                    let mut sched = self.core.sched.lock();
+                    self.core.record(&mut sched, TraceKind::Complete, 0, 0);
+                    return Ok(output);
+                }
+            } else {
+                self.poll_task(&task);
+            }
+        }
+    }
+
+    /// Takes the next task to poll and records the poll.
+    fn next_ready(&self) -> Option<Arc<Task>> {
+        let mut sched = self.core.sched.lock();
+        let len = sched.ready.len();
+        let task = if self.core.fifo || len <= 1 {
+            sched.ready.pop_front()?
+        } else {
+            let pick = splitmix(&mut sched.rng) % len as u64;
+            // `pick < len`, which fits a `usize`.
+            #[allow(clippy::cast_possible_truncation)]
+            sched.ready.swap_remove_back(pick as usize)?
+        };
+        // Cleared before the poll, so a wake during the poll queues the task again.
+        task.queued.store(false, Ordering::Release);
+        sched.current = task.id;
+        let kind = if task.aborted.load(Ordering::Acquire) {
+            TraceKind::Abort
+        } else {
+            TraceKind::Poll
+        };
+        self.core.record(&mut sched, kind, task.id, 0);
+        Some(task)
+    }
+
+    fn poll_task(&self, task: &Arc<Task>) {
+        let mut slot = task.future.lock();
+        let Some(future) = slot.as_mut() else {
+            return;
+        };
+        let end = if task.aborted.load(Ordering::Acquire) {
+            None
+        } else {
+            let waker = Waker::from(task.clone());
+            let mut cx = Context::from_waker(&waker);
+            match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
+                Ok(Poll::Pending) => return,
+                Ok(Poll::Ready(())) => Some(TraceKind::Complete),
+                // The panic hook has reported it; like tokio, the task just ends.
+                Err(_payload) => Some(TraceKind::Panic),
+            }
+        };
+        let future = slot.take();
+        task.finished.store(true, Ordering::Release);
+        drop(slot);
+        // Dropped outside every lock: dropping may wake or spawn tasks.
+        drop(future);
+        let mut sched = self.core.sched.lock();
+        sched.live.remove(&task.id);
+        if let Some(kind) = end {
+            self.core.record(&mut sched, kind, task.id, 0);
+        }
+    }
+
+    /// Nothing is ready: moves the clock to the next timer and wakes what is due. `false`
+    /// when no timer is set.
+    fn advance(&self) -> bool {
+        let mut due = Vec::new();
+        {
+            let mut sched = self.core.sched.lock();
+            let Some(at) = sched.timers.next_deadline() else {
+                return false;
+            };
+            self.core.clock.fetch_max(at, Ordering::AcqRel);
+            sched.timers.fire(at, &mut due);
+            for &(id, _) in &due {
+                self.core.record(&mut sched, TraceKind::TimerFire, id, 0);
+            }
+        }
+        for (_, waker) in due {
+            waker.wake();
+        }
+        true
+    }
+
+    /// Drops every task and timer left, repeating while dropping them wakes or spawns more,
+    /// and closes the executor to new tasks. Breaks the cycle tasks → system → executor.
+    fn teardown(&self) {
+        self.core.sched.lock().closed = true;
+        loop {
+            let (live, ready, timers) = {
+                let mut sched = self.core.sched.lock();
+                (
+                    std::mem::take(&mut sched.live),
+                    std::mem::take(&mut sched.ready),
+                    sched.timers.take(),
+                )
+            };
+            if live.is_empty() && ready.is_empty() && timers.is_empty() {
+                break;
+            }
+            for task in live.values() {
+                task.finished.store(true, Ordering::Release);
+                let future = task.future.lock().take();
+                drop(future);
+            }
+            drop((live, ready, timers));
+        }
+    }
+}
+
+/// Marks this thread as running a simulation; at the end (or on a panic) tears the executor
+/// down and clears the mark.
+struct Running(SimRt);
+
+impl Running {
+    fn enter(rt: SimRt) -> Running {
+        CURRENT.with(|c| *c.borrow_mut() = Some(rt.clone()));
+        Running(rt)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let seed = self.0.core.seed;
+            eprintln!(
+                "snowglobe: the simulation panicked at {} (seed {seed}); reproduce with SNOWGLOBE_SEED={seed}",
+                self.0.now()
+            );
+        }
+        CURRENT.with(|c| *c.borrow_mut() = None);
+        self.0.teardown();
+    }
+}
+
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.finished.load(Ordering::Acquire) || self.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mut sched = self.core.sched.lock();
+        if !sched.closed {
+            sched.ready.push_back(self.clone());
+        }
+    }
+}
+
+impl Task {
+    /// Drops the task's future at its next turn.
+    pub(crate) fn abort(self: &Arc<Self>) {
+        if !self.aborted.swap(true, Ordering::AcqRel) {
+            self.wake_by_ref();
+        }
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+}
+
+/// The seam's `yield_now` under simulation: one turn back to the scheduler.
+pub(crate) struct YieldNow {
+    yielded: bool,
+}
+
+impl YieldNow {
+    pub(crate) fn new() -> YieldNow {
+        YieldNow { yielded: false }
+    }
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl fmt::Debug for SimRt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimRt")
+            .field("seed", &self.core.seed)
+            .field("fifo", &self.core.fifo)
+            .field("now", &self.now())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::{Future, poll_fn};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::Poll;
+    use std::time::Duration;
+
+    use super::SimRt;
+    use crate::sim::TraceKind;
+    use crate::system::Instant;
+
+    #[test]
+    fn a_wake_from_another_thread_queues_the_task() {
+        let rt = SimRt::new(1, false);
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<u32>();
+        let mut tx = Some(tx);
+        let got = rt
+            .block_on(poll_fn(move |cx| {
+                if let Poll::Ready(v) = std::pin::Pin::new(&mut rx).poll(cx) {
+                    return Poll::Ready(v);
+                }
+                // Sent from a real thread while this task is being polled: the wake comes
+                // from that thread and must queue the task under the lock.
+                if let Some(tx) = tx.take() {
+                    std::thread::spawn(move || tx.send(7))
+                        .join()
+                        .map_err(|_| ())
+                        .and_then(|r| r.map_err(|_| ()))
+                        .unwrap();
+                }
+                Poll::Pending
+            }))
+            .unwrap();
+        assert_eq!(got, Ok(7));
+    }
+
+    #[test]
+    fn a_panicking_task_ends_alone_and_aborted_tasks_never_run_again() {
+        let rt = SimRt::new(2, true);
+        let polls = Arc::new(AtomicU32::new(0));
+        let inner = rt.clone();
+        let counted = polls.clone();
+        rt.block_on(async move {
+            let _ = inner.spawn(async { panic!("planned panic in a simulated task") });
+            let looping = inner.spawn(async move {
+                loop {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    super::YieldNow::new().await;
+                }
+            });
+            super::YieldNow::new().await;
+            super::YieldNow::new().await;
+            looping.abort();
+            inner.sleep_until(Instant::from_nanos(1_000)).await;
+            assert!(looping.is_finished());
+        })
+        .unwrap();
+        let after = polls.load(Ordering::SeqCst);
+        assert!(after >= 1);
+        let kinds: Vec<_> = rt.take_trace().events().iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&TraceKind::Panic));
+        assert!(kinds.contains(&TraceKind::Abort));
+        assert_eq!(polls.load(Ordering::SeqCst), after);
+    }
+
+    #[test]
+    fn timers_fire_in_deadline_order_and_dropped_ones_do_not_move_the_clock() {
+        let rt = SimRt::new(3, true);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let inner = rt.clone();
+        let seen = order.clone();
+        let end = rt
+            .block_on(async move {
+                for ms in [30u64, 10, 20] {
+                    let rt = inner.clone();
+                    let seen = seen.clone();
+                    let _ = inner.spawn(async move {
+                        rt.sleep_until(Instant::from_nanos(ms * 1_000_000)).await;
+                        seen.lock().unwrap().push((ms, rt.now().as_nanos()));
+                    });
+                }
+                // A sleep dropped before its time must not pull the clock to it.
+                let mut early = Box::pin(inner.sleep_until(Instant::from_nanos(5_000_000)));
+                let _ = futures_poll_once(early.as_mut()).await;
+                drop(early);
+                inner
+                    .sleep_until(Instant::ZERO + Duration::from_millis(40))
+                    .await;
+                inner.now()
+            })
+            .unwrap();
+        assert_eq!(end, Instant::ZERO + Duration::from_millis(40));
+        assert_eq!(
+            *order.lock().unwrap(),
+            vec![(10, 10_000_000), (20, 20_000_000), (30, 30_000_000)]
+        );
+        let fired: Vec<u64> = rt
+            .take_trace()
+            .events()
+            .iter()
+            .filter(|e| e.kind == TraceKind::TimerFire)
+            .map(|e| e.at.as_nanos())
+            .collect();
+        assert!(!fired.contains(&5_000_000), "{fired:?}");
+    }
+
+    /// Polls `f` once and reports whether it was ready.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> bool {
+        poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut f).poll(cx).is_ready())).await
+    }
+}
