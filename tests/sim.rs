@@ -409,3 +409,44 @@ impl Flaky {
         panic!("flaky crashed");
     }
 }
+
+/// Fails (or panics) for the seeds whose first random draw says so.
+async fn flaky(system: System) -> Result<(), String> {
+    let draw = system.random_u64() % 8;
+    system.sleep(Duration::from_millis(draw)).await;
+    match draw {
+        0 => Err(format!("bad draw {draw}")),
+        1 => panic!("planned panic for draw {draw}"),
+        _ => Ok(()),
+    }
+}
+
+#[test]
+fn a_sweep_reports_the_failing_seeds_the_same_on_any_number_of_threads() {
+    let one = Simulation::sweep(0..200, 1, flaky);
+    let two = Simulation::sweep(0..200, 2, flaky);
+    assert_eq!(one.runs, 200);
+    assert!(!one.passed());
+    assert_eq!(one.failing_seeds(), two.failing_seeds());
+    // Each failing seed fails alone too, the same way; the others pass.
+    for seed in 0..200 {
+        let alone = Simulation::sweep(seed..seed + 1, 1, flaky);
+        assert_eq!(
+            alone.passed(),
+            !one.failing_seeds().contains(&seed),
+            "seed {seed}"
+        );
+    }
+    let kinds: Vec<bool> = one
+        .failures
+        .iter()
+        .map(|f| matches!(f.error, snowglobe::sim::SweepError::Panicked(_)))
+        .collect();
+    assert!(
+        kinds.contains(&true) && kinds.contains(&false),
+        "both kinds of failure"
+    );
+    let report = one.to_string();
+    assert!(report.starts_with("200 seeds, "));
+    assert!(report.contains(&format!("SNOWGLOBE_SEED={}", one.failures[0].seed)));
+}

@@ -42,11 +42,13 @@
 mod clock;
 mod error;
 mod executor;
+mod sweep;
 mod trace;
 
 use std::future::Future;
 
 pub use error::SimError;
+pub use sweep::{SweepError, SweepFailure, SweepReport};
 pub use trace::{Divergence, Trace, TraceEvent, TraceKind};
 
 pub(crate) use clock::SimSleep;

@@ -1,0 +1,142 @@
+//! Seed sweeps: one scenario over many seeds, one simulation per thread.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::{SEED_VAR, SimError, Simulation};
+use crate::System;
+use crate::actor::PanicMessage;
+
+/// What [`Simulation::sweep`] found: how many seeds ran, and each one that failed.
+#[derive(Debug)]
+pub struct SweepReport<E> {
+    /// Seeds run.
+    pub runs: u64,
+    /// The failing seeds, lowest first.
+    pub failures: Vec<SweepFailure<E>>,
+}
+
+/// One failing seed of a sweep.
+#[derive(Debug)]
+pub struct SweepFailure<E> {
+    /// The seed: `SNOWGLOBE_SEED=<seed>` repeats the run.
+    pub seed: u64,
+    /// How it failed.
+    pub error: SweepError<E>,
+}
+
+/// How one seed's run failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SweepError<E> {
+    /// The scenario returned an error (a check that did not hold).
+    Scenario(E),
+    /// The simulation could not finish the run (it stalled, say).
+    Simulation(SimError),
+    /// The scenario panicked.
+    Panicked(PanicMessage),
+}
+
+impl<E> SweepReport<E> {
+    /// Whether every seed passed.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The failing seeds, lowest first.
+    #[must_use]
+    pub fn failing_seeds(&self) -> Vec<u64> {
+        self.failures.iter().map(|f| f.seed).collect()
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for SweepReport<E> {
+    /// One line for the sweep, then one per failing seed with the command that repeats it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} seeds, {} failed", self.runs, self.failures.len())?;
+        for failure in &self.failures {
+            write!(f, "\n  seed {}: ", failure.seed)?;
+            match &failure.error {
+                SweepError::Scenario(error) => write!(f, "{error}")?,
+                SweepError::Simulation(error) => write!(f, "{error}")?,
+                SweepError::Panicked(panic) => write!(f, "panicked: {panic}")?,
+            }
+            write!(
+                f,
+                " (repeat it: {SEED_VAR}={} cargo test ...)",
+                failure.seed
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Simulation {
+    /// Runs `scenario` once per seed of `seeds`, each in a simulation of its own, on
+    /// `threads` threads at once (at least one), and reports the seeds whose run failed:
+    /// returned an error, panicked, or could not finish.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use snowglobe_runtime::sim::Simulation;
+    ///
+    /// let report = Simulation::sweep(0..64, 2, |system| async move {
+    ///     let wait = system.random_u64() % 100;
+    ///     system.sleep(Duration::from_millis(wait)).await;
+    ///     // A bug that shows for some seeds only.
+    ///     if wait == 42 { Err(format!("waited {wait} ms")) } else { Ok(()) }
+    /// });
+    /// assert_eq!(report.runs, 64);
+    /// for failure in &report.failures {
+    ///     // Each failing seed fails again, alone.
+    ///     let again = Simulation::with_seed(failure.seed).run(|system| async move {
+    ///         system.random_u64() % 100
+    ///     });
+    ///     assert_eq!(again.unwrap(), 42);
+    /// }
+    /// ```
+    pub fn sweep<F, Fut, E>(seeds: Range<u64>, threads: usize, scenario: F) -> SweepReport<E>
+    where
+        F: Fn(System) -> Fut + Sync,
+        Fut: Future<Output = Result<(), E>>,
+        E: Send,
+    {
+        let next = AtomicU64::new(seeds.start);
+        let failures = Mutex::new(Vec::new());
+        let work = || {
+            loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= seeds.end {
+                    return;
+                }
+                let mut sim = Simulation::with_seed(seed);
+                let outcome = catch_unwind(AssertUnwindSafe(|| sim.run(&scenario)));
+                let error = match outcome {
+                    Ok(Ok(Ok(()))) => continue,
+                    Ok(Ok(Err(error))) => SweepError::Scenario(error),
+                    Ok(Err(error)) => SweepError::Simulation(error),
+                    Err(payload) => SweepError::Panicked(PanicMessage::from_payload(&*payload)),
+                };
+                failures.lock().push(SweepFailure { seed, error });
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads.max(1) {
+                scope.spawn(work);
+            }
+            work();
+        });
+        let mut failures = failures.into_inner();
+        failures.sort_by_key(|f| f.seed);
+        SweepReport {
+            runs: seeds.end.saturating_sub(seeds.start),
+            failures,
+        }
+    }
+}
