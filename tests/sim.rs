@@ -1,6 +1,7 @@
 //! Deterministic simulation: actors on one thread and a virtual clock, scheduled by a seed.
 //! Nothing here waits on wall time; every duration below is virtual.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -449,4 +450,82 @@ fn a_sweep_reports_the_failing_seeds_the_same_on_any_number_of_threads() {
     let report = one.to_string();
     assert!(report.starts_with("200 seeds, "));
     assert!(report.contains(&format!("SNOWGLOBE_SEED={}", one.failures[0].seed)));
+}
+
+thread_local! {
+    /// The account of the run on this thread: sweeps run one simulation per thread at a time.
+    static BALANCE: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// A teller that checks the shared balance, takes a moment, then withdraws: a check-then-act
+/// race with any other teller, which only some interleavings expose.
+struct Teller;
+
+impl Actor for Teller {
+    type Msg = TellerMsg;
+}
+
+#[messages]
+impl Teller {
+    #[message]
+    async fn withdraw(&mut self, amount: i64, ctx: &mut Context<Self>) -> bool {
+        let think = Duration::from_millis(ctx.system().random_u64() % 4);
+        ctx.system().sleep(think).await;
+        if BALANCE.with(std::cell::Cell::get) < amount {
+            return false;
+        }
+        let write = Duration::from_millis(ctx.system().random_u64() % 4);
+        ctx.system().sleep(write).await;
+        BALANCE.with(|b| b.set(b.get() - amount));
+        true
+    }
+}
+
+async fn two_tellers(system: System) -> Result<(), String> {
+    BALANCE.with(|b| b.set(100));
+    let (a, b) = (
+        system.spawn(Teller).map_err(|e| e.to_string())?,
+        system.spawn(Teller).map_err(|e| e.to_string())?,
+    );
+    let (first, second) = (a.withdraw(80), b.withdraw(80));
+    let (x, y) = tokio::join!(first.into_future(), second.into_future());
+    let _ = (x.map_err(|e| e.to_string())?, y.map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+#[test]
+fn an_invariant_checked_after_every_step_catches_a_race_some_seeds_expose() {
+    let sim = Simulation::with_seed(0).invariant("the balance never goes below zero", || {
+        BALANCE.with(std::cell::Cell::get) >= 0
+    });
+    let report = sim.sweep_seeds(0..200, 2, two_tellers);
+    // Some interleavings let both tellers check before either withdraws...
+    assert!(!report.passed(), "no seed exposed the race");
+    // ...and not all: the ones where one withdraws before the other checks are fine.
+    assert!(report.failures.len() < 200, "every seed failed");
+    for failure in &report.failures {
+        match &failure.error {
+            snowglobe::sim::SweepError::Simulation(SimError::Invariant {
+                check,
+                seed,
+                recent,
+                ..
+            }) => {
+                assert_eq!(&**check, "the balance never goes below zero");
+                assert_eq!(*seed, failure.seed);
+                assert!(!recent.is_empty());
+            }
+            other => panic!("seed {}: {other:?}", failure.seed),
+        }
+    }
+    // A failing seed fails again alone, at the same virtual time, with the same events.
+    let seed = report.failures[0].seed;
+    let again = |_: ()| {
+        let mut sim = Simulation::with_seed(seed)
+            .invariant("the balance never goes below zero", || {
+                BALANCE.with(std::cell::Cell::get) >= 0
+            });
+        sim.run(two_tellers).unwrap_err()
+    };
+    assert_eq!(again(()), again(()));
 }

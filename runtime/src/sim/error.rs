@@ -1,6 +1,8 @@
 //! Why a simulation run did not produce its output.
 
-use super::trace::Divergence;
+use std::sync::Arc;
+
+use super::trace::{Divergence, TraceEvent};
 use crate::system::Instant;
 
 /// Why [`Simulation::run`](super::Simulation::run) or
@@ -30,6 +32,23 @@ pub enum SimError {
         tasks: usize,
         /// The simulation's seed.
         seed: u64,
+    },
+    /// An invariant did not hold after a step of the run.
+    #[error(
+        "invariant `{check}` broken at {at} (seed {seed}; repeat with SNOWGLOBE_SEED={seed}); \
+         the last {} trace events: {}",
+        recent.len(),
+        recent.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(", ")
+    )]
+    Invariant {
+        /// The invariant's name.
+        check: Arc<str>,
+        /// The virtual time of the step after which it did not hold.
+        at: Instant,
+        /// The simulation's seed.
+        seed: u64,
+        /// The last trace events up to that step, oldest first.
+        recent: Vec<TraceEvent>,
     },
     /// A simulation is already running on this thread; runs do not nest.
     #[error("a simulation is already running on this thread")]

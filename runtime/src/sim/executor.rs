@@ -14,11 +14,15 @@ use std::task::{Context, Poll, Wake, Waker};
 use parking_lot::Mutex;
 
 use super::SimError;
+use super::check::{Invariant, first_broken};
 use super::clock::{SimSleep, Timers};
 use super::trace::{Trace, TraceEvent, TraceKind};
 use crate::system::Instant;
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Trace events a broken invariant reports, the last ones before it broke.
+const RECENT_EVENTS: usize = 16;
 
 /// The seam's `Rt::Sim`: a handle on one simulation's executor and clock.
 #[derive(Clone)]
@@ -174,7 +178,11 @@ impl SimRt {
 
     /// Polls `future` and every task until `future` completes, moving virtual time over idle
     /// periods. At the end every task left is dropped.
-    pub(crate) fn block_on<F: Future>(&self, future: F) -> Result<F::Output, SimError> {
+    pub(crate) fn block_on<F: Future>(
+        &self,
+        future: F,
+        invariants: &[Invariant],
+    ) -> Result<F::Output, SimError> {
         if CURRENT.with(|c| c.borrow().is_some()) {
             return Err(SimError::Nested);
         }
@@ -208,12 +216,31 @@ impl SimRt {
                     main.finished.store(true, Ordering::Release);
                     let mut sched = self.core.sched.lock();
                     self.core.record(&mut sched, TraceKind::Complete, 0, 0);
+                    drop(sched);
+                    self.check(invariants)?;
                     return Ok(output);
                 }
             } else {
                 self.poll_task(&task);
             }
+            self.check(invariants)?;
         }
+    }
+
+    /// Evaluates the invariants after a step; the first broken one ends the run.
+    fn check(&self, invariants: &[Invariant]) -> Result<(), SimError> {
+        let Some(broken) = first_broken(invariants) else {
+            return Ok(());
+        };
+        let sched = self.core.sched.lock();
+        let events = sched.trace.events();
+        let recent = events[events.len().saturating_sub(RECENT_EVENTS)..].to_vec();
+        Err(SimError::Invariant {
+            check: broken.name.clone(),
+            at: self.now(),
+            seed: self.core.seed,
+            recent,
+        })
     }
 
     /// Takes the next task to poll and records the poll.
@@ -431,21 +458,24 @@ mod tests {
         let (tx, mut rx) = tokio::sync::oneshot::channel::<u32>();
         let mut tx = Some(tx);
         let got = rt
-            .block_on(poll_fn(move |cx| {
-                if let Poll::Ready(v) = std::pin::Pin::new(&mut rx).poll(cx) {
-                    return Poll::Ready(v);
-                }
-                // Sent from a real thread while this task is being polled: the wake comes
-                // from that thread and must queue the task under the lock.
-                if let Some(tx) = tx.take() {
-                    std::thread::spawn(move || tx.send(7))
-                        .join()
-                        .map_err(|_| ())
-                        .and_then(|r| r.map_err(|_| ()))
-                        .unwrap();
-                }
-                Poll::Pending
-            }))
+            .block_on(
+                poll_fn(move |cx| {
+                    if let Poll::Ready(v) = std::pin::Pin::new(&mut rx).poll(cx) {
+                        return Poll::Ready(v);
+                    }
+                    // Sent from a real thread while this task is being polled: the wake comes
+                    // from that thread and must queue the task under the lock.
+                    if let Some(tx) = tx.take() {
+                        std::thread::spawn(move || tx.send(7))
+                            .join()
+                            .map_err(|_| ())
+                            .and_then(|r| r.map_err(|_| ()))
+                            .unwrap();
+                    }
+                    Poll::Pending
+                }),
+                &[],
+            )
             .unwrap();
         assert_eq!(got, Ok(7));
     }
@@ -456,20 +486,23 @@ mod tests {
         let polls = Arc::new(AtomicU32::new(0));
         let inner = rt.clone();
         let counted = polls.clone();
-        rt.block_on(async move {
-            let _ = inner.spawn(async { panic!("planned panic in a simulated task") });
-            let looping = inner.spawn(async move {
-                loop {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    super::YieldNow::new().await;
-                }
-            });
-            super::YieldNow::new().await;
-            super::YieldNow::new().await;
-            looping.abort();
-            inner.sleep_until(Instant::from_nanos(1_000)).await;
-            assert!(looping.is_finished());
-        })
+        rt.block_on(
+            async move {
+                let _ = inner.spawn(async { panic!("planned panic in a simulated task") });
+                let looping = inner.spawn(async move {
+                    loop {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        super::YieldNow::new().await;
+                    }
+                });
+                super::YieldNow::new().await;
+                super::YieldNow::new().await;
+                looping.abort();
+                inner.sleep_until(Instant::from_nanos(1_000)).await;
+                assert!(looping.is_finished());
+            },
+            &[],
+        )
         .unwrap();
         let after = polls.load(Ordering::SeqCst);
         assert!(after >= 1);
@@ -486,24 +519,27 @@ mod tests {
         let inner = rt.clone();
         let seen = order.clone();
         let end = rt
-            .block_on(async move {
-                for ms in [30u64, 10, 20] {
-                    let rt = inner.clone();
-                    let seen = seen.clone();
-                    let _ = inner.spawn(async move {
-                        rt.sleep_until(Instant::from_nanos(ms * 1_000_000)).await;
-                        seen.lock().unwrap().push((ms, rt.now().as_nanos()));
-                    });
-                }
-                // A sleep dropped before its time must not pull the clock to it.
-                let mut early = Box::pin(inner.sleep_until(Instant::from_nanos(5_000_000)));
-                let _ = futures_poll_once(early.as_mut()).await;
-                drop(early);
-                inner
-                    .sleep_until(Instant::ZERO + Duration::from_millis(40))
-                    .await;
-                inner.now()
-            })
+            .block_on(
+                async move {
+                    for ms in [30u64, 10, 20] {
+                        let rt = inner.clone();
+                        let seen = seen.clone();
+                        let _ = inner.spawn(async move {
+                            rt.sleep_until(Instant::from_nanos(ms * 1_000_000)).await;
+                            seen.lock().unwrap().push((ms, rt.now().as_nanos()));
+                        });
+                    }
+                    // A sleep dropped before its time must not pull the clock to it.
+                    let mut early = Box::pin(inner.sleep_until(Instant::from_nanos(5_000_000)));
+                    let _ = futures_poll_once(early.as_mut()).await;
+                    drop(early);
+                    inner
+                        .sleep_until(Instant::ZERO + Duration::from_millis(40))
+                        .await;
+                    inner.now()
+                },
+                &[],
+            )
             .unwrap();
         assert_eq!(end, Instant::ZERO + Duration::from_millis(40));
         assert_eq!(

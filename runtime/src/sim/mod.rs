@@ -39,6 +39,7 @@
 //! [`SpawnOptions::dedicated_thread`]: crate::SpawnOptions::dedicated_thread
 //! [`SpawnError::Simulation`]: crate::SpawnError::Simulation
 
+mod check;
 mod clock;
 mod error;
 mod executor;
@@ -46,6 +47,7 @@ mod sweep;
 mod trace;
 
 use std::future::Future;
+use std::sync::Arc;
 
 pub use error::SimError;
 pub use sweep::{SweepError, SweepFailure, SweepReport};
@@ -55,6 +57,7 @@ pub(crate) use clock::SimSleep;
 pub(crate) use executor::{SimRt, Task, YieldNow, current};
 
 use crate::system::{Random, System};
+use check::Invariant;
 
 /// The environment variable [`Simulation::new`] reads its seed from.
 ///
@@ -101,6 +104,7 @@ pub struct Simulation {
     seed: u64,
     fifo: bool,
     trace: Trace,
+    invariants: Vec<Invariant>,
 }
 
 impl Simulation {
@@ -142,6 +146,7 @@ impl Simulation {
             seed,
             fifo: false,
             trace: Trace::default(),
+            invariants: Vec::new(),
         }
     }
 
@@ -158,6 +163,50 @@ impl Simulation {
     #[must_use]
     pub fn fifo(mut self) -> Simulation {
         self.fifo = true;
+        self
+    }
+
+    /// Checks `holds` after every step of every run (each task poll: a message handled, a
+    /// timer fired, a reply received); the first step after which it is false ends the run
+    /// with [`SimError::Invariant`], naming the check, the virtual time, the seed and the
+    /// last trace events. Checks read what the scenario shares with them (counters, a
+    /// ledger behind a lock): keep them cheap, they run millions of times in a sweep.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::Duration;
+    /// use snowglobe_runtime::sim::{SimError, Simulation};
+    ///
+    /// let balance = Arc::new(AtomicU64::new(100));
+    /// let mut sim = Simulation::with_seed(9).invariant("balance stays above 50", {
+    ///     let balance = balance.clone();
+    ///     move || balance.load(Ordering::Relaxed) > 50
+    /// });
+    /// let result = sim.run(|system| async move {
+    ///     for _ in 0..10 {
+    ///         balance.fetch_sub(10, Ordering::Relaxed);
+    ///         system.sleep(Duration::from_secs(1)).await;
+    ///     }
+    /// });
+    /// match result {
+    ///     Err(SimError::Invariant { check, at, .. }) => {
+    ///         assert_eq!(&*check, "balance stays above 50");
+    ///         assert_eq!(at.as_nanos(), 4_000_000_000); // the fifth withdrawal, at 4 s
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    #[must_use]
+    pub fn invariant(
+        mut self,
+        name: impl Into<Arc<str>>,
+        holds: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Simulation {
+        self.invariants.push(Invariant {
+            name: name.into(),
+            holds: Arc::new(holds),
+        });
         self
     }
 
@@ -215,11 +264,14 @@ impl Simulation {
         let rt = SimRt::new(self.seed, self.fifo);
         let system = System::builder().build_simulated(rt.clone());
         let run = scenario(system.clone());
-        let result = rt.block_on(async move {
-            let output = run.await;
-            system.shutdown().await;
-            output
-        });
+        let result = rt.block_on(
+            async move {
+                let output = run.await;
+                system.shutdown().await;
+                output
+            },
+            &self.invariants,
+        );
         self.trace = rt.take_trace();
         result
     }

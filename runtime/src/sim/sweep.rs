@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use super::{SEED_VAR, SimError, Simulation};
+use super::{SEED_VAR, SimError, Simulation, Trace};
 use crate::System;
 use crate::actor::PanicMessage;
 
@@ -107,6 +107,48 @@ impl Simulation {
         Fut: Future<Output = Result<(), E>>,
         E: Send,
     {
+        Simulation::with_seed(seeds.start).sweep_seeds(seeds, threads, scenario)
+    }
+
+    /// [`sweep`](Simulation::sweep) with this simulation's settings: its
+    /// [`invariant`](Simulation::invariant)s checked after every step of every run, and its
+    /// FIFO mode. Its own seed is not used; each run has one of `seeds`. The invariants are
+    /// shared by runs on different threads at once: with `threads` above one, what they read
+    /// must belong to one run (a thread-local, say), not to the whole sweep.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use snowglobe_runtime::sim::{SimError, Simulation, SweepError};
+    ///
+    /// let high = Arc::new(AtomicU64::new(0));
+    /// let sim = Simulation::with_seed(0).invariant("draws stay below 250", {
+    ///     let high = high.clone();
+    ///     move || high.load(Ordering::Relaxed) < 250
+    /// });
+    /// let report = sim.sweep_seeds(0..100, 1, |system| {
+    ///     let high = high.clone();
+    ///     async move {
+    ///         high.store(system.random_u64() % 256, Ordering::Relaxed);
+    ///         Ok::<(), String>(())
+    ///     }
+    /// });
+    /// assert!(report.failures.iter().all(|f| matches!(
+    ///     &f.error,
+    ///     SweepError::Simulation(SimError::Invariant { .. })
+    /// )));
+    /// ```
+    pub fn sweep_seeds<F, Fut, E>(
+        &self,
+        seeds: Range<u64>,
+        threads: usize,
+        scenario: F,
+    ) -> SweepReport<E>
+    where
+        F: Fn(System) -> Fut + Sync,
+        Fut: Future<Output = Result<(), E>>,
+        E: Send,
+    {
         let next = AtomicU64::new(seeds.start);
         let failures = Mutex::new(Vec::new());
         let work = || {
@@ -115,7 +157,12 @@ impl Simulation {
                 if seed >= seeds.end {
                     return;
                 }
-                let mut sim = Simulation::with_seed(seed);
+                let mut sim = Simulation {
+                    seed,
+                    fifo: self.fifo,
+                    trace: Trace::default(),
+                    invariants: self.invariants.clone(),
+                };
                 let outcome = catch_unwind(AssertUnwindSafe(|| sim.run(&scenario)));
                 let error = match outcome {
                     Ok(Ok(Ok(()))) => continue,
