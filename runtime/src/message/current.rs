@@ -48,6 +48,21 @@ pub(crate) fn set_trace(trace: TraceContext) {
     TRACE.with(|t| t.set(trace));
 }
 
+/// The first id of a simulation's own id space: the upper half, which the process-wide
+/// counter does not reach (2^63 ids).
+const SIMULATED_IDS: u64 = 1 << 63;
+
+/// Gives this thread the simulation's id space, from its start: every run of a simulation
+/// hands out the same ids in the same order. Returns what to restore afterwards.
+pub(crate) fn enter_simulated_ids() -> (u64, u64) {
+    IDS.with(|ids| ids.replace((SIMULATED_IDS, u64::MAX)))
+}
+
+/// Gives this thread back the id block it had before [`enter_simulated_ids`].
+pub(crate) fn leave_simulated_ids(previous: (u64, u64)) {
+    IDS.with(|ids| ids.set(previous));
+}
+
 pub(crate) fn next_message_id() -> MessageId {
     IDS.with(|ids| {
         let (mut next, mut end) = ids.get();

@@ -21,7 +21,9 @@ pub use dynamic::DynMessage;
 pub use envelope::{Headers, MessageId, TraceContext};
 pub use reply::ReplyTo;
 
-pub(crate) use current::{replace_actor, set_trace, trace as current_trace};
+pub(crate) use current::{
+    enter_simulated_ids, leave_simulated_ids, replace_actor, set_trace, trace as current_trace,
+};
 pub(crate) use envelope::Envelope;
 pub(crate) use reply::{
     Failure, ReplyReceiver, answer_orphans, catch_panic, catch_task_panic, dropping_with,

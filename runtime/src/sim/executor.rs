@@ -345,12 +345,15 @@ impl SimRt {
 
 /// Marks this thread as running a simulation; at the end (or on a panic) tears the executor
 /// down and clears the mark.
-struct Running(SimRt);
+/// The run on this thread: the current simulation, and the id block to give back after.
+struct Running(SimRt, (u64, u64));
 
 impl Running {
     fn enter(rt: SimRt) -> Running {
         CURRENT.with(|c| *c.borrow_mut() = Some(rt.clone()));
-        Running(rt)
+        // Message ids from the simulation's own space, from its start: the same in every
+        // run of a seed.
+        Running(rt, crate::message::enter_simulated_ids())
     }
 }
 
@@ -365,6 +368,7 @@ impl Drop for Running {
         }
         CURRENT.with(|c| *c.borrow_mut() = None);
         self.0.teardown();
+        crate::message::leave_simulated_ids(self.1);
     }
 }
 
