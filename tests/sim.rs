@@ -282,11 +282,23 @@ const RING: u64 = 5;
 const LAPS: u64 = 20;
 const RING_TOTAL: u64 = RING * LAPS;
 
-/// Five actors pass tokens around a ring while a sixth polls them with asks; tokens start
-/// at every member at once, so the ready set holds several tasks at a time.
+/// Five actors pass tokens around a ring; tokens start at every member at once, so the
+/// ready set holds several tasks at a time. The run waits for the last token to end, then
+/// asks each member how many it passed.
 async fn ring(system: System) -> u64 {
+    let tokens = Arc::new(Tokens {
+        left: AtomicU64::new(RING),
+        all_done: tokio::sync::Notify::new(),
+    });
     let members: Vec<ActorRef<Member>> = (0..RING)
-        .map(|_| system.spawn(Member::default()).unwrap())
+        .map(|_| {
+            system
+                .spawn(Member {
+                    tokens: Some(tokens.clone()),
+                    ..Member::default()
+                })
+                .unwrap()
+        })
         .collect();
     for (i, member) in members.iter().enumerate() {
         member
@@ -297,23 +309,26 @@ async fn ring(system: System) -> u64 {
     for member in &members {
         member.pass(LAPS).tell().await.unwrap();
     }
-    // Poll until every token finished its laps, sleeping a virtual millisecond between polls.
-    loop {
-        let mut passed = 0;
-        for member in &members {
-            passed += member.passed().await.unwrap();
-        }
-        if passed >= RING_TOTAL {
-            return passed;
-        }
-        system.sleep(Duration::from_millis(1)).await;
+    // `notify_one` keeps its permit if it comes first: no wake-up is lost.
+    tokens.all_done.notified().await;
+    let mut passed = 0;
+    for member in &members {
+        passed += member.passed().await.unwrap();
     }
+    passed
+}
+
+/// The tokens still going round, and who to tell when none is.
+struct Tokens {
+    left: AtomicU64,
+    all_done: tokio::sync::Notify,
 }
 
 #[derive(Actor, Default)]
 struct Member {
     next: Option<ActorRef<Member>>,
     passed: u64,
+    tokens: Option<Arc<Tokens>>,
 }
 
 #[messages]
@@ -331,6 +346,10 @@ impl Member {
         {
             // A tell from inside a handler: the next member runs when the scheduler picks it.
             let _ = next.try_tell(Pass { hops: hops - 1 });
+        } else if let Some(tokens) = &self.tokens
+            && tokens.left.fetch_sub(1, Ordering::Relaxed) == 1
+        {
+            tokens.all_done.notify_one();
         }
     }
 
