@@ -47,8 +47,10 @@ pub(crate) enum Lifecycle {
     Starting = 0,
     Running = 1,
     Restarting = 2,
-    Stopping = 3,
-    Stopped = 4,
+    /// Its node crashed under simulation: no task runs it until the node restarts.
+    Crashed = 3,
+    Stopping = 4,
+    Stopped = 5,
 }
 
 /// An actor's mailbox and shared bookkeeping.
@@ -63,6 +65,9 @@ pub(crate) struct Core {
     pub(crate) type_name: &'static str,
     pub(crate) name: OnceLock<Arc<str>>,
     pub(crate) system: System,
+    /// The simulated node the actor lives on; 0 outside a simulation, which is all the send
+    /// path checks before taking the mailbox's fast path.
+    pub(crate) node: u32,
     /// `None` for a top-level actor, whose parent is the system.
     pub(crate) parent: Option<Weak<dyn Node>>,
     pub(crate) children: Mutex<BTreeMap<ActorId, Arc<dyn Node>>>,
@@ -104,6 +109,9 @@ struct Extra {
     on_finish: Vec<Box<dyn FnOnce() + Send>>,
     /// The replies of deduplicated messages; created at the first one unless given at spawn.
     dedup: Option<Arc<dyn DedupStore>>,
+    /// The dedup store was given at spawn: it stands for storage outside the actor's memory
+    /// and survives a crash of the actor's node.
+    dedup_given: bool,
 }
 
 /// Delivers [`Terminated`] to one watcher.
@@ -132,11 +140,17 @@ impl<A: Actor> Node for Cell<A> {
     }
 
     fn request_stop(&self, bits: u8) {
+        if self.core.lifecycle() == Lifecycle::Crashed {
+            // No task runs the actor to see a signal: it ends here.
+            self.queue.close();
+            self.core.finish(&StopReason::Killed);
+            return;
+        }
         self.queue.signal(bits);
     }
 
     fn kill(&self) {
-        self.queue.signal(signal::KILL);
+        self.request_stop(signal::KILL);
     }
 
     fn supervisor(&self) -> Supervisor {
@@ -164,10 +178,16 @@ impl Core {
         if let Some(name) = name {
             let _ = cell_name.set(name);
         }
+        let node = system
+            .shared()
+            .rt()
+            .sim()
+            .map_or(0, crate::sim::SimRt::node_id);
         Core {
             id,
             type_name,
             name: cell_name,
+            node,
             system,
             parent,
             children: Mutex::new(BTreeMap::new()),
@@ -241,6 +261,31 @@ impl Core {
         }
     }
 
+    /// Its node crashed: what lived in memory goes. The watches it held end; a dedup window
+    /// the runtime kept goes too, unless it was given at spawn (storage that outlives the
+    /// machine). Watchers of the actor stay: its address stays good.
+    pub(crate) fn forget_memory(&self) {
+        let watching = {
+            let mut extra = self.extra.lock();
+            let Some(extra) = extra.as_mut() else { return };
+            extra.failure = None;
+            extra.imposed = None;
+            extra.suspend = None;
+            extra.started = None;
+            extra.group = None;
+            extra.restart_log = RestartLog::default();
+            if !extra.dedup_given {
+                extra.dedup = None;
+            }
+            std::mem::take(&mut extra.watching)
+        };
+        for (_, target) in watching {
+            if let Some(target) = target.upgrade() {
+                target.core().remove_watcher(self.id);
+            }
+        }
+    }
+
     /// As a supervisor: the restart group of its children, made the first time it is needed.
     pub(crate) fn group(&self) -> Arc<Group> {
         self.with_extra(|e| e.group.get_or_insert_with(Arc::default).clone())
@@ -290,7 +335,8 @@ impl Core {
             0 => Lifecycle::Starting,
             1 => Lifecycle::Running,
             2 => Lifecycle::Restarting,
-            3 => Lifecycle::Stopping,
+            3 => Lifecycle::Crashed,
+            4 => Lifecycle::Stopping,
             _ => Lifecycle::Stopped,
         }
     }
@@ -315,7 +361,10 @@ impl Core {
     }
 
     pub(crate) fn set_dedup_store(&self, store: Arc<dyn DedupStore>) {
-        self.with_extra(|e| e.dedup = Some(store));
+        self.with_extra(|e| {
+            e.dedup = Some(store);
+            e.dedup_given = true;
+        });
     }
 
     /// Records a message that will not be handled.

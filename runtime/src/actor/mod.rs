@@ -2,6 +2,7 @@
 
 mod cell;
 mod context;
+mod crash;
 mod group;
 mod guard;
 mod id;
@@ -22,6 +23,7 @@ pub use stop::{PanicMessage, StopReason};
 pub use timer::TimerHandle;
 
 pub(crate) use cell::{Cell, Core, Lifecycle, Node, signal};
+pub(crate) use crash::{CrashRoot, Root};
 pub(crate) use group::Group;
 pub(crate) use restart::Restarter;
 pub(crate) use run::{Launch, start};

@@ -52,7 +52,7 @@ pub(crate) fn start<A: Actor>(
     match (launch, bulkhead) {
         (Launch::Thread(thread), _) => thread.run(Box::pin(task)),
         (Launch::Runtime, Some(bulkhead)) => drop(bulkhead.handle().spawn(task)),
-        (Launch::Runtime, None) => drop(system.shared().rt().spawn(task)),
+        (Launch::Runtime, None) => drop(system.shared().rt().spawn_actor(task)),
     }
 }
 
@@ -643,7 +643,8 @@ pin_project! {
             // never ran it. The actor ends anyway, its queued asks answered. (An actor that
             // ended, or was abandoned after a panic, is `Stopping` or `Stopped` by now.)
             let cell = &this.cell;
-            if cell.core.lifecycle() < Lifecycle::Stopping {
+            // A root of a crashed node (`Crashed`) waits for its node to restart instead.
+            if cell.core.lifecycle() < Lifecycle::Crashed {
                 tracing::warn!(actor = %cell.core.id, "actor task dropped before it ended");
                 abandon(cell.clone(), StopReason::Killed);
             }

@@ -99,6 +99,9 @@ pub enum StopReason {
         /// Why it failed.
         reason: Arc<StopReason>,
     },
+    /// The simulated node the actor ran on crashed
+    /// ([`Node::crash`](crate::sim::Node::crash)): nothing of it ran to the end.
+    NodeCrashed,
 }
 
 impl StopReason {
@@ -112,6 +115,7 @@ impl StopReason {
                 | StopReason::StartFailed(_)
                 | StopReason::Escalated { .. }
                 | StopReason::LinkFailed { .. }
+                | StopReason::NodeCrashed
         )
     }
 }
@@ -130,6 +134,7 @@ impl fmt::Display for StopReason {
             StopReason::LinkFailed { actor, reason } => {
                 write!(f, "linked actor {actor} failed ({reason})")
             }
+            StopReason::NodeCrashed => f.write_str("its node crashed"),
         }
     }
 }

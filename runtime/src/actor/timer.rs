@@ -55,7 +55,7 @@ where
 {
     let rt = system.shared().rt();
     let sleep = rt.sleep(delay);
-    let task = rt.spawn(async move {
+    let task = rt.spawn_actor(async move {
         sleep.await;
         deliver(&target, msg).await;
     });
@@ -75,7 +75,7 @@ where
     F: FnMut() -> M + Send + 'static,
 {
     let first = system.now() + period;
-    let task = system.shared().rt().spawn({
+    let task = system.shared().rt().spawn_actor({
         let system = system.clone();
         async move {
             let rt = system.shared().rt();

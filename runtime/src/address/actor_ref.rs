@@ -10,7 +10,7 @@ use super::endpoint::{sealed::Sealed, try_tell};
 use super::error::TellError;
 use super::recipient::Recipient;
 use super::request::{Request, Tell};
-use crate::actor::{Actor, ActorId, Cell, Lifecycle, Node, StopReason, signal};
+use crate::actor::{Actor, ActorId, Cell, Core, Lifecycle, Node, StopReason, signal};
 use crate::mailbox::{Reject, Slot};
 use crate::message::{Accepts, Envelope, Headers, Message, ReplyTo};
 use crate::supervision::ActorState;
@@ -231,6 +231,15 @@ where
 
     fn system(&self) -> &Shared {
         self.cell.core.system.shared()
+    }
+
+    fn core(&self) -> &Core {
+        &self.cell.core
+    }
+
+    #[inline]
+    fn node(&self) -> u32 {
+        self.cell.core.node
     }
 }
 

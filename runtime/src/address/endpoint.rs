@@ -2,8 +2,10 @@
 
 use std::task::{Context, Poll};
 
+use crate::actor::Core;
 use crate::mailbox::{Reject, Slot};
 use crate::message::{Headers, Message, ReplyTo};
+use crate::sim::Crossing;
 use crate::system::Shared;
 
 pub(crate) mod sealed {
@@ -14,7 +16,7 @@ pub(crate) mod sealed {
     // Public in name only, so that `Endpoint` may extend it; the runtime's private types in
     // its signatures are the point of sealing it.
     #[allow(unreachable_pub, private_interfaces)]
-    pub trait Sealed<M: Message> {
+    pub trait Sealed<M: Message>: Clone + Send + Sync + 'static {
         /// Reserves a mailbox slot now, or says why not.
         fn try_reserve(&self) -> Result<Slot<'_>, Reject>;
         /// Reserves a mailbox slot, waiting for room.
@@ -23,6 +25,10 @@ pub(crate) mod sealed {
         fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
         /// The system the addressed actor lives in (clock, default timeouts).
         fn system(&self) -> &Shared;
+        /// The addressed actor's cell.
+        fn core(&self) -> &Core;
+        /// The simulated node the actor lives on (0 outside a simulation).
+        fn node(&self) -> u32;
     }
 }
 
@@ -42,6 +48,10 @@ pub(crate) fn try_tell<M: Message, E: Endpoint<M>>(
     msg: M,
     headers: Headers,
 ) -> Result<(), crate::TellError<M>> {
+    if let Some(crossing) = crossing::<M, E>(target, &headers) {
+        crate::sim::send_remote(crossing, target, headers, msg, ReplyTo::none());
+        return Ok(());
+    }
     match target.try_reserve() {
         Ok(slot) => {
             target.push(slot, headers, msg, ReplyTo::none());
@@ -49,5 +59,18 @@ pub(crate) fn try_tell<M: Message, E: Endpoint<M>>(
         }
         Err(Reject::Full) => Err(crate::TellError::Full(msg)),
         Err(Reject::Closed) => Err(crate::TellError::Closed(msg)),
+    }
+}
+
+/// Under simulation, records a send and says whether it crosses the network to another node;
+/// outside one, a load and a branch.
+#[inline(always)]
+pub(crate) fn crossing<M: Message, E: Endpoint<M>>(
+    target: &E,
+    headers: &Headers,
+) -> Option<Crossing> {
+    match target.node() {
+        0 => None,
+        node => crate::sim::route_send(node, target.core(), headers, std::any::type_name::<M>()),
     }
 }

@@ -15,6 +15,7 @@ mod service;
 
 pub use actor_ref::{ActorRef, WeakActorRef};
 pub use endpoint::Endpoint;
+pub(crate) use endpoint::sealed;
 pub use error::{AskError, Handled, TellError};
 pub use recipient::Recipient;
 pub use request::{Ask, Request, Tell};

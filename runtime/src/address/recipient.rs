@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::actor_ref::ActorRef;
+use super::endpoint::crossing;
 use super::endpoint::sealed::Sealed;
 use super::error::TellError;
 use super::request::{Request, Tell};
@@ -113,6 +114,9 @@ where
 /// ```
 pub struct Recipient<M: Message> {
     cell: Arc<dyn Deliver<M>>,
+    /// The actor's simulated node (0 outside a simulation), kept here so that the event bus's
+    /// fan-out checks it without an indirect call.
+    node: u32,
 }
 
 impl<M: Message> Recipient<M> {
@@ -121,7 +125,8 @@ impl<M: Message> Recipient<M> {
         A: Actor,
         A::Msg: Accepts<M>,
     {
-        Recipient { cell }
+        let node = cell.core.node;
+        Recipient { cell, node }
     }
 
     /// The id of the actor behind this address.
@@ -155,12 +160,25 @@ impl<M: Message> Recipient<M> {
     ///
     /// [`TellError::Full`] or [`TellError::Closed`], with the message.
     pub fn try_tell(&self, msg: M) -> Result<(), TellError<M>> {
-        self.cell.try_tell(Headers::new(), msg)
+        self.try_tell_with(Headers::new(), msg)
     }
 
     /// [`try_tell`](Self::try_tell) with headers made by the caller: the event bus makes
     /// one set per published event and copies it into every delivery.
     pub(crate) fn try_tell_with(&self, headers: Headers, msg: M) -> Result<(), TellError<M>> {
+        if self.node != 0 {
+            return self.try_tell_simulated(headers, msg);
+        }
+        self.cell.try_tell(headers, msg)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn try_tell_simulated(&self, headers: Headers, msg: M) -> Result<(), TellError<M>> {
+        if let Some(crossing) = crossing::<M, Self>(self, &headers) {
+            crate::sim::send_remote(crossing, self, headers, msg, ReplyTo::none());
+            return Ok(());
+        }
         self.cell.try_tell(headers, msg)
     }
 
@@ -187,6 +205,15 @@ impl<M: Message> Sealed<M> for Recipient<M> {
     fn system(&self) -> &Shared {
         self.cell.core().system.shared()
     }
+
+    fn core(&self) -> &Core {
+        self.cell.core()
+    }
+
+    #[inline]
+    fn node(&self) -> u32 {
+        self.node
+    }
 }
 
 impl<A, M> From<ActorRef<A>> for Recipient<M>
@@ -204,6 +231,7 @@ impl<M: Message> Clone for Recipient<M> {
     fn clone(&self) -> Self {
         Recipient {
             cell: self.cell.clone(),
+            node: self.node,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::endpoint::{Endpoint, try_tell};
+use super::endpoint::{Endpoint, crossing, try_tell};
 use super::error::{AskError, TellError};
 use crate::mailbox::Reject;
 use crate::message::{Headers, Message, MessageId, ReplyReceiver, ReplyTo};
@@ -103,6 +103,7 @@ impl<'a, E: Endpoint<M>, M: Message> Request<'a, E, M> {
             target: self.target,
             msg: Some(self.msg),
             id: self.id,
+            routed: false,
         }
     }
 
@@ -166,6 +167,9 @@ pub struct Tell<'a, E, M> {
     target: &'a E,
     msg: Option<M>,
     id: Option<MessageId>,
+    /// The simulator has seen the send (a first poll that found the mailbox full polls
+    /// again).
+    routed: bool,
 }
 
 impl<'a, E, M> Tell<'a, E, M> {
@@ -174,6 +178,7 @@ impl<'a, E, M> Tell<'a, E, M> {
             target,
             msg: Some(msg),
             id: None,
+            routed: false,
         }
     }
 }
@@ -191,6 +196,15 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
         // Everything the envelope needs is ready before the slot is claimed: the receiver
         // may be waiting on that very slot.
         let headers = headers(self.id);
+        if !self.routed {
+            self.routed = true;
+            if let Some(crossing) = crossing::<M, E>(self.target, &headers)
+                && let Some(msg) = self.msg.take()
+            {
+                crate::sim::send_remote(crossing, self.target, headers, msg, ReplyTo::none());
+                return Poll::Ready(Ok(()));
+            }
+        }
         let reserved = self.target.poll_reserve(cx);
         let Poll::Ready(reserved) = reserved else {
             return Poll::Pending;
@@ -335,6 +349,11 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
                     // The reply channel exists before the slot is claimed: the receiver may
                     // be waiting on that very slot.
                     let (reply, receiver) = ReplyTo::channel();
+                    if let Some(crossing) = crossing::<M, E>(this.target, &headers) {
+                        crate::sim::send_remote(crossing, this.target, headers, msg, reply);
+                        this.state = AskState::Waiting { reply: receiver };
+                        continue;
+                    }
                     match this.target.try_reserve() {
                         Ok(slot) => {
                             this.target.push(slot, headers, msg, reply);

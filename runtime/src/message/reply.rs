@@ -127,6 +127,14 @@ impl<R: Send + 'static> ReplyTo<R> {
         }
     }
 
+    /// Hands the asker an outcome decided elsewhere: the simulated network carries a reply
+    /// (or the failure the far side sent) back to the asker.
+    pub(crate) fn forward(mut self, outcome: Result<R, Failure>) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(outcome);
+        }
+    }
+
     /// Answers the asker that its message id was used before for a message with other
     /// content ([`AskError::IdReused`](crate::AskError::IdReused)); the handler did not run.
     pub(crate) fn reject_reused_id(mut self) {

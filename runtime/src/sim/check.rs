@@ -17,6 +17,24 @@ impl fmt::Debug for Invariant {
     }
 }
 
+/// A named condition that must come true, at the latest `within` after the scenario's own
+/// future has finished (once the faults it scheduled are over): a liveness check.
+#[derive(Clone)]
+pub(crate) struct Eventually {
+    pub(crate) name: Arc<str>,
+    pub(crate) within: std::time::Duration,
+    pub(crate) holds: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl fmt::Debug for Eventually {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Eventually")
+            .field("name", &self.name)
+            .field("within", &self.within)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The first invariant of `invariants` that does not hold, if any.
 pub(crate) fn first_broken(invariants: &[Invariant]) -> Option<&Invariant> {
     invariants.iter().find(|invariant| !(invariant.holds)())

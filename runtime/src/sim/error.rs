@@ -35,10 +35,10 @@ pub enum SimError {
     },
     /// An invariant did not hold after a step of the run.
     #[error(
-        "invariant `{check}` broken at {at} (seed {seed}; repeat with SNOWGLOBE_SEED={seed}); \
-         the last {} trace events: {}",
+        "invariant `{check}` broken at {at} (seed {seed}); repeat it: {command}\n\
+         the last {} trace events:\n{}",
         recent.len(),
-        recent.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(", ")
+        recent.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
     )]
     Invariant {
         /// The invariant's name.
@@ -49,6 +49,28 @@ pub enum SimError {
         seed: u64,
         /// The last trace events up to that step, oldest first.
         recent: Vec<TraceEvent>,
+        /// The command that repeats the run (see [`repeat_command`](super::repeat_command)).
+        command: Arc<str>,
+    },
+    /// A check given to [`Simulation::eventually`](super::Simulation::eventually) did not
+    /// come true in the time it had after the scenario ended.
+    #[error(
+        "`{check}` did not come true by {at} (seed {seed}); repeat it: {command}\n\
+         the last {} trace events:\n{}",
+        recent.len(),
+        recent.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+    )]
+    Liveness {
+        /// The check's name.
+        check: Arc<str>,
+        /// The virtual time its wait ended.
+        at: Instant,
+        /// The simulation's seed.
+        seed: u64,
+        /// The last trace events, oldest first.
+        recent: Vec<TraceEvent>,
+        /// The command that repeats the run.
+        command: Arc<str>,
     },
     /// A simulation is already running on this thread; runs do not nest.
     #[error("a simulation is already running on this thread")]
@@ -60,6 +82,6 @@ pub enum SimError {
         /// The seed both runs used.
         seed: u64,
         /// The first differing event.
-        divergence: Divergence,
+        divergence: Box<Divergence>,
     },
 }

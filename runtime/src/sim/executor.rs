@@ -8,15 +8,17 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use parking_lot::Mutex;
 
 use super::SimError;
-use super::check::{Invariant, first_broken};
+use super::check::{Eventually, Invariant, first_broken};
 use super::clock::{SimSleep, Timers};
+use super::net::Net;
 use super::trace::{Trace, TraceEvent, TraceKind};
+use super::world::NodeEntry;
 use crate::system::Instant;
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -24,10 +26,48 @@ type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// Trace events a broken invariant reports, the last ones before it broke.
 const RECENT_EVENTS: usize = 16;
 
-/// The seam's `Rt::Sim`: a handle on one simulation's executor and clock.
+/// The seam's `Rt::Sim`: a handle on one simulation's executor and clock, as seen from one
+/// node (its tasks are that node's, its clock has that node's skew).
 #[derive(Clone)]
 pub(crate) struct SimRt {
-    core: Arc<Core>,
+    pub(super) core: Arc<Core>,
+    pub(super) node: Arc<NodeClock>,
+}
+
+/// A node's number and how far its clock is off the simulation's.
+#[derive(Debug)]
+pub(crate) struct NodeClock {
+    pub(super) id: u32,
+    skew: AtomicI64,
+}
+
+impl NodeClock {
+    pub(super) fn new(id: u32) -> NodeClock {
+        NodeClock {
+            id,
+            skew: AtomicI64::new(0),
+        }
+    }
+
+    pub(super) fn set_skew(&self, nanos: i64) {
+        self.skew.store(nanos, Ordering::Relaxed);
+    }
+
+    fn skew(&self) -> i64 {
+        self.skew.load(Ordering::Relaxed)
+    }
+}
+
+/// The node of the scenario's own system: outside the network, so that test code reaches
+/// every node directly.
+pub(crate) const MAIN_NODE: u32 = 1;
+
+/// Whether a node's tasks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeStatus {
+    Up,
+    Paused,
+    Crashed,
 }
 
 /// What the executor, the wakers and the sleeps share. Wakes may come from any thread (a
@@ -39,6 +79,10 @@ pub(crate) struct Core {
     /// Virtual nanoseconds since the start; only the executor moves it.
     clock: AtomicU64,
     sched: Mutex<Sched>,
+    /// The network between nodes.
+    pub(super) net: Mutex<Net>,
+    /// The nodes made with [`World::node`](super::World::node), by node number from 2.
+    pub(super) nodes: Mutex<Vec<NodeEntry>>,
 }
 
 struct Sched {
@@ -55,11 +99,22 @@ struct Sched {
     current: u64,
     /// Set at the end of a run: new tasks are dropped, wakes ignored.
     closed: bool,
+    /// Each node's status, by node number (0: tasks of no node, always up).
+    nodes: Vec<NodeStatus>,
+    /// Ready tasks of paused nodes, queued again when their node resumes.
+    parked: Vec<Arc<Task>>,
+    /// The run's future waits for an "eventually" check: woken after every step.
+    settle: Option<Waker>,
 }
 
 /// One spawned task. The `Arc<Task>` is also its waker.
 pub(crate) struct Task {
     id: u64,
+    /// The node the task runs on.
+    node: u32,
+    /// Part of an actor (its loop, its timers): a crash of its node drops it. The runtime's
+    /// own tasks (ask deadlines, event pumps) survive a crash, as an operating system would.
+    crashable: bool,
     core: Arc<Core>,
     /// `None` once finished (and always for the run's own future, which is polled in place).
     future: Mutex<Option<BoxFuture>>,
@@ -72,6 +127,18 @@ thread_local! {
     /// The simulation running on this thread: refuses a nested run, and lets
     /// `System::builder().build()` inside a run join it.
     static CURRENT: RefCell<Option<SimRt>> = const { RefCell::new(None) };
+    /// The node of the task being polled on this thread (0 outside a simulation).
+    static CURRENT_NODE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with the simulation running on this thread, if any, without cloning its handle.
+pub(crate) fn with_current<R>(f: impl FnOnce(&SimRt) -> R) -> Option<R> {
+    CURRENT.with(|c| c.borrow().as_ref().map(f))
+}
+
+/// The node whose task is running on this thread; 0 outside a simulation.
+pub(crate) fn current_node() -> u32 {
+    CURRENT_NODE.with(std::cell::Cell::get)
 }
 
 /// The simulation running on this thread, if any.
@@ -97,53 +164,187 @@ impl Core {
     }
 
     fn record(&self, sched: &mut Sched, kind: TraceKind, id: u64, parent: u64) {
-        sched.trace.push(TraceEvent {
-            at: Instant::from_nanos(self.now_nanos()),
+        sched.trace.push(TraceEvent::task(
+            Instant::from_nanos(self.now_nanos()),
             kind,
             id,
             parent,
-        });
+        ));
+    }
+
+    /// Records an event built by the caller (a message, a node's fault).
+    pub(super) fn record_event(&self, event: TraceEvent) {
+        self.sched.lock().trace.push(event);
+    }
+
+    pub(super) fn seed(&self) -> u64 {
+        self.seed
     }
 }
 
 impl SimRt {
     /// A fresh executor at virtual time zero.
     pub(crate) fn new(seed: u64, fifo: bool) -> SimRt {
+        let mut trace = Trace::new(seed);
+        trace.add_node(Arc::from("main"));
         SimRt {
+            node: Arc::new(NodeClock::new(MAIN_NODE)),
             core: Arc::new(Core {
                 seed,
                 fifo,
                 clock: AtomicU64::new(0),
+                net: Mutex::new(Net::new(seed)),
+                nodes: Mutex::new(Vec::new()),
                 sched: Mutex::new(Sched {
                     ready: VecDeque::new(),
                     live: BTreeMap::new(),
                     timers: Timers::default(),
-                    trace: Trace::default(),
+                    trace,
                     next_task: 1,
                     // Apart from the system's own generator, so that drawing random numbers in
                     // user code does not shift the schedule.
                     rng: seed ^ 0x5ced_u64.rotate_left(48),
                     current: 0,
                     closed: false,
+                    nodes: vec![NodeStatus::Up, NodeStatus::Up],
+                    parked: Vec::new(),
+                    settle: None,
                 }),
             }),
         }
+    }
+
+    /// The same executor seen from a new node named `name`: its number, and the seam for
+    /// that node's system.
+    pub(crate) fn add_node(&self, name: Arc<str>) -> SimRt {
+        let mut sched = self.core.sched.lock();
+        // Node numbers are small: a simulation has a handful of nodes.
+        #[allow(clippy::cast_possible_truncation)]
+        let id = sched.nodes.len() as u32;
+        sched.nodes.push(NodeStatus::Up);
+        sched.trace.add_node(name);
+        SimRt {
+            core: self.core.clone(),
+            node: Arc::new(NodeClock::new(id)),
+        }
+    }
+
+    /// This seam's node.
+    pub(crate) fn node_id(&self) -> u32 {
+        self.node.id
+    }
+
+    pub(super) fn node_clock(&self) -> &NodeClock {
+        &self.node
+    }
+
+    pub(super) fn node_status(&self, node: u32) -> NodeStatus {
+        self.core.sched.lock().nodes[node as usize]
+    }
+
+    /// Pauses or resumes a node: a paused node's ready tasks wait aside.
+    pub(super) fn set_paused(&self, node: u32, paused: bool) {
+        let mut sched = self.core.sched.lock();
+        let slot = &mut sched.nodes[node as usize];
+        if *slot == NodeStatus::Crashed {
+            return;
+        }
+        *slot = if paused {
+            NodeStatus::Paused
+        } else {
+            NodeStatus::Up
+        };
+        if !paused {
+            let parked = std::mem::take(&mut sched.parked);
+            let (back, still): (Vec<_>, Vec<_>) = parked.into_iter().partition(|t| t.node == node);
+            sched.parked = still;
+            sched.ready.extend(back);
+        }
+    }
+
+    /// Crashes a node: marks it down and takes its actors' tasks out of the run, for the
+    /// caller to drop (outside every lock: dropping them runs the runtime's clean-up).
+    pub(super) fn crash_tasks(&self, node: u32) -> Vec<Arc<Task>> {
+        let mut sched = self.core.sched.lock();
+        sched.nodes[node as usize] = NodeStatus::Crashed;
+        let doomed: Vec<u64> = sched
+            .live
+            .values()
+            .filter(|t| t.node == node && t.crashable)
+            .map(|t| t.id)
+            .collect();
+        let mut tasks = Vec::with_capacity(doomed.len());
+        for id in doomed {
+            if let Some(task) = sched.live.remove(&id) {
+                task.finished.store(true, Ordering::Release);
+                tasks.push(task);
+            }
+        }
+        // The runtime's own tasks of the node that waited aside run on.
+        let parked = std::mem::take(&mut sched.parked);
+        for task in parked {
+            if task.node == node {
+                if !task.finished.load(Ordering::Acquire) {
+                    sched.ready.push_back(task);
+                }
+            } else {
+                sched.parked.push(task);
+            }
+        }
+        tasks
+    }
+
+    /// A crashed node comes back up.
+    pub(super) fn set_up(&self, node: u32) {
+        self.core.sched.lock().nodes[node as usize] = NodeStatus::Up;
     }
 
     pub(crate) fn seed(&self) -> u64 {
         self.core.seed
     }
 
+    /// The time on this node's clock: the simulation's, plus the node's skew.
     pub(crate) fn now(&self) -> Instant {
+        Instant::from_nanos(
+            self.core
+                .now_nanos()
+                .saturating_add_signed(self.node.skew()),
+        )
+    }
+
+    /// The simulation's own time, without any node's skew.
+    pub(super) fn true_now(&self) -> Instant {
         Instant::from_nanos(self.core.now_nanos())
     }
 
+    /// A sleep until `deadline` on this node's clock.
     pub(crate) fn sleep_until(&self, deadline: Instant) -> SimSleep {
-        SimSleep::new(self.core.clone(), deadline.as_nanos())
+        let at = deadline.as_nanos().saturating_add_signed(-self.node.skew());
+        SimSleep::new(self.core.clone(), at)
     }
 
-    /// Queues `future` as a new task.
+    /// A sleep until `at` on the simulation's own clock.
+    pub(super) fn sleep_until_true(&self, at: Instant) -> SimSleep {
+        SimSleep::new(self.core.clone(), at.as_nanos())
+    }
+
+    /// Queues `future` as a new task of the runtime on this node.
     pub(crate) fn spawn<F>(&self, future: F) -> Arc<Task>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.spawn_task(future, false)
+    }
+
+    /// Queues `future` as a new task of an actor on this node: a crash of the node drops it.
+    pub(crate) fn spawn_actor<F>(&self, future: F) -> Arc<Task>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.spawn_task(future, true)
+    }
+
+    fn spawn_task<F>(&self, future: F, crashable: bool) -> Arc<Task>
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -153,9 +354,14 @@ impl SimRt {
         let mut sched = self.core.sched.lock();
         let id = sched.next_task;
         sched.next_task += 1;
-        let closed = sched.closed;
+        let node = self.node.id;
+        // An actor of a crashed node does not start: the machine is down.
+        let closed =
+            sched.closed || (crashable && sched.nodes[node as usize] == NodeStatus::Crashed);
         let task = Arc::new(Task {
             id,
+            node,
+            crashable,
             core: self.core.clone(),
             future: Mutex::new((!closed).then_some(future)),
             queued: AtomicBool::new(!closed),
@@ -189,6 +395,8 @@ impl SimRt {
         let _running = Running::enter(self.clone());
         let main = Arc::new(Task {
             id: 0,
+            node: MAIN_NODE,
+            crashable: false,
             core: self.core.clone(),
             future: Mutex::new(None),
             queued: AtomicBool::new(true),
@@ -222,6 +430,11 @@ impl SimRt {
                 }
             } else {
                 self.poll_task(&task);
+                // A step happened: a waiting "eventually" check looks again.
+                let settle = self.core.sched.lock().settle.take();
+                if let Some(waker) = settle {
+                    waker.wake();
+                }
             }
             self.check(invariants)?;
         }
@@ -232,32 +445,76 @@ impl SimRt {
         let Some(broken) = first_broken(invariants) else {
             return Ok(());
         };
-        let sched = self.core.sched.lock();
-        let events = sched.trace.events();
-        let recent = events[events.len().saturating_sub(RECENT_EVENTS)..].to_vec();
         Err(SimError::Invariant {
             check: broken.name.clone(),
             at: self.now(),
             seed: self.core.seed,
-            recent,
+            recent: self.recent(),
+            command: super::repeat_command(self.core.seed).into(),
         })
+    }
+
+    /// The last trace events, for an error.
+    fn recent(&self) -> Vec<TraceEvent> {
+        let sched = self.core.sched.lock();
+        let events = sched.trace.events();
+        events[events.len().saturating_sub(RECENT_EVENTS)..].to_vec()
+    }
+
+    /// Waits, on virtual time and looking after every step, until each check holds or its
+    /// time is up.
+    pub(crate) async fn settle(&self, checks: &[Eventually]) -> Result<(), SimError> {
+        for check in checks {
+            let deadline = self.true_now() + check.within;
+            let mut timeout = pin!(self.sleep_until_true(deadline));
+            let held = std::future::poll_fn(|cx| {
+                if (check.holds)() {
+                    return Poll::Ready(true);
+                }
+                if timeout.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+                self.core.sched.lock().settle = Some(cx.waker().clone());
+                Poll::Pending
+            })
+            .await;
+            if !held {
+                return Err(SimError::Liveness {
+                    check: check.name.clone(),
+                    at: self.true_now(),
+                    seed: self.core.seed,
+                    recent: self.recent(),
+                    command: super::repeat_command(self.core.seed).into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Takes the next task to poll and records the poll.
     fn next_ready(&self) -> Option<Arc<Task>> {
         let mut sched = self.core.sched.lock();
-        let len = sched.ready.len();
-        let task = if self.core.fifo || len <= 1 {
-            sched.ready.pop_front()?
-        } else {
-            let pick = splitmix(&mut sched.rng) % len as u64;
-            // `pick < len`, which fits a `usize`.
-            #[allow(clippy::cast_possible_truncation)]
-            sched.ready.swap_remove_back(pick as usize)?
+        let task = loop {
+            let len = sched.ready.len();
+            let task = if self.core.fifo || len <= 1 {
+                sched.ready.pop_front()?
+            } else {
+                let pick = splitmix(&mut sched.rng) % len as u64;
+                // `pick < len`, which fits a `usize`.
+                #[allow(clippy::cast_possible_truncation)]
+                sched.ready.swap_remove_back(pick as usize)?
+            };
+            if sched.nodes[task.node as usize] == NodeStatus::Paused {
+                // Still marked queued: a wake meanwhile does not queue it twice.
+                sched.parked.push(task);
+                continue;
+            }
+            break task;
         };
         // Cleared before the poll, so a wake during the poll queues the task again.
         task.queued.store(false, Ordering::Release);
         sched.current = task.id;
+        CURRENT_NODE.with(|c| c.set(task.node));
         let kind = if task.aborted.load(Ordering::Acquire) {
             TraceKind::Abort
         } else {
@@ -330,7 +587,8 @@ impl SimRt {
                     sched.timers.take(),
                 )
             };
-            if live.is_empty() && ready.is_empty() && timers.is_empty() {
+            let parked = sched_parked(&self.core);
+            if live.is_empty() && ready.is_empty() && timers.is_empty() && parked.is_empty() {
                 break;
             }
             for task in live.values() {
@@ -338,7 +596,7 @@ impl SimRt {
                 let future = task.future.lock().take();
                 drop(future);
             }
-            drop((live, ready, timers));
+            drop((live, ready, timers, parked));
         }
     }
 }
@@ -367,9 +625,20 @@ impl Drop for Running {
             );
         }
         CURRENT.with(|c| *c.borrow_mut() = None);
+        CURRENT_NODE.with(|c| c.set(0));
         self.0.teardown();
+        // The nodes' systems hold the executor: let them go.
+        let nodes = std::mem::take(&mut *self.0.core.nodes.lock());
+        drop(nodes);
+        // Replies the network lost were kept so that their askers time out; they go now.
+        let limbo = self.0.core.net.lock().take_limbo();
+        drop(limbo);
         crate::message::leave_simulated_ids(self.1);
     }
+}
+
+fn sched_parked(core: &Core) -> Vec<Arc<Task>> {
+    std::mem::take(&mut core.sched.lock().parked)
 }
 
 impl Wake for Task {
@@ -389,6 +658,14 @@ impl Wake for Task {
 }
 
 impl Task {
+    /// Drops the task's future now (its node crashed). Call outside every lock of the
+    /// executor: dropping runs the runtime's clean-up, which may spawn.
+    pub(super) fn drop_future(&self) {
+        self.finished.store(true, Ordering::Release);
+        let future = self.future.lock().take();
+        drop(future);
+    }
+
     /// Drops the task's future at its next turn.
     pub(crate) fn abort(self: &Arc<Self>) {
         if !self.aborted.swap(true, Ordering::AcqRel) {
@@ -429,6 +706,7 @@ impl fmt::Debug for SimRt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimRt")
             .field("seed", &self.core.seed)
+            .field("node", &self.node.id)
             .field("fifo", &self.core.fifo)
             .field("now", &self.now())
             .finish_non_exhaustive()

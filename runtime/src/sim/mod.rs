@@ -43,21 +43,30 @@ mod check;
 mod clock;
 mod error;
 mod executor;
+mod net;
 mod sweep;
 mod trace;
+mod world;
 
 use std::future::Future;
 use std::sync::Arc;
 
 pub use error::SimError;
+pub use net::{Latency, Link, NetStats};
 pub use sweep::{SweepError, SweepFailure, SweepReport};
-pub use trace::{Divergence, Trace, TraceEvent, TraceKind};
+pub use trace::{Divergence, Note, Trace, TraceEvent, TraceKind, TraceParseError};
+pub use world::{Node, NodeState, World};
 
 pub(crate) use clock::SimSleep;
 pub(crate) use executor::{SimRt, Task, YieldNow, current};
+pub(crate) use net::{Crossing, send as send_remote};
+
+use crate::actor::Core;
+use crate::message::Headers;
+use executor::MAIN_NODE;
 
 use crate::system::{Random, System};
-use check::Invariant;
+use check::{Eventually, Invariant};
 
 /// The environment variable [`Simulation::new`] reads its seed from.
 ///
@@ -103,8 +112,10 @@ pub const SEED_VAR: &str = "SNOWGLOBE_SEED";
 pub struct Simulation {
     seed: u64,
     fifo: bool,
+    link: Link,
     trace: Trace,
     invariants: Vec<Invariant>,
+    eventually: Vec<Eventually>,
 }
 
 impl Simulation {
@@ -145,8 +156,10 @@ impl Simulation {
         Simulation {
             seed,
             fifo: false,
+            link: Link::new(),
             trace: Trace::default(),
             invariants: Vec::new(),
+            eventually: Vec::new(),
         }
     }
 
@@ -210,6 +223,92 @@ impl Simulation {
         self
     }
 
+    /// Checks, once the scenario's future has finished, that `holds` comes true within
+    /// `within` of virtual time: a liveness check ("every order is settled once the network
+    /// heals"). The simulation keeps running the actors meanwhile and looks after every
+    /// step; when the time is up first, the run ends with [`SimError::Liveness`], naming
+    /// the check, the time, the seed and the last trace events. Checks are waited for one
+    /// after the other, in the order given.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::Duration;
+    /// use snowglobe_runtime::{Actor, BoxError, Context, DynMessage, Handler, Message};
+    /// use snowglobe_runtime::sim::{SimError, Simulation};
+    ///
+    /// /// Finishes its job `after` its start.
+    /// struct Job { after: Duration, done: Arc<AtomicBool> }
+    /// struct Finish;
+    /// impl Message for Finish { type Reply = (); }
+    /// impl Actor for Job {
+    ///     type Msg = DynMessage<Self>;
+    ///     async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+    ///         ctx.send_after(self.after, Finish);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// impl Handler<Finish> for Job {
+    ///     async fn handle(&mut self, _: Finish, _: &mut Context<Self>) {
+    ///         self.done.store(true, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let run = |after: Duration| {
+    ///     let done = Arc::new(AtomicBool::new(false));
+    ///     let check = done.clone();
+    ///     Simulation::with_seed(2)
+    ///         .eventually("the job is done", Duration::from_secs(10), move || {
+    ///             check.load(Ordering::Relaxed)
+    ///         })
+    ///         .run(|system| async move {
+    ///             system.spawn(Job { after, done }).unwrap();
+    ///         })
+    /// };
+    /// assert!(run(Duration::from_secs(3)).is_ok());
+    /// match run(Duration::from_secs(30)) {
+    ///     Err(SimError::Liveness { check, at, .. }) => {
+    ///         assert_eq!(&*check, "the job is done");
+    ///         assert_eq!(at.as_nanos(), 10_000_000_000);
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    #[must_use]
+    pub fn eventually(
+        mut self,
+        name: impl Into<Arc<str>>,
+        within: std::time::Duration,
+        holds: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Simulation {
+        self.eventually.push(Eventually {
+            name: name.into(),
+            within,
+            holds: Arc::new(holds),
+        });
+        self
+    }
+
+    /// The link between every two nodes, unless the run sets another
+    /// ([`World::set_link`]). The default is [`Link::new`]: 1 ms, nothing lost.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use snowglobe_runtime::sim::{Latency, Link, Simulation};
+    ///
+    /// let sim = Simulation::with_seed(8431).link(
+    ///     Link::new()
+    ///         .latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(50)))
+    ///         .loss(0.01),
+    /// );
+    /// # let _ = sim;
+    /// ```
+    #[must_use]
+    pub fn link(mut self, link: Link) -> Simulation {
+        self.link = link;
+        self
+    }
+
     /// The seed.
     ///
     /// ```
@@ -262,18 +361,26 @@ impl Simulation {
             return Err(SimError::Nested);
         }
         let rt = SimRt::new(self.seed, self.fifo);
+        rt.core.net.lock().set_default(self.link);
         let system = System::builder().build_simulated(rt.clone());
+        let world = World::of(&system);
         let run = scenario(system.clone());
+        let eventually = &self.eventually;
+        let settle_rt = rt.clone();
         let result = rt.block_on(
             async move {
                 let output = run.await;
+                let settled = settle_rt.settle(eventually).await;
+                if let Some(world) = world {
+                    world.shutdown().await;
+                }
                 system.shutdown().await;
-                output
+                settled.map(|()| output)
             },
             &self.invariants,
         );
         self.trace = rt.take_trace();
-        result
+        result.and_then(|r| r)
     }
 
     /// The trace of the latest run.
@@ -288,6 +395,47 @@ impl Simulation {
     #[must_use]
     pub fn trace(&self) -> &Trace {
         &self.trace
+    }
+
+    /// Runs `scenario` again with the seed `recorded` was made with, and checks that the run
+    /// does the same, event for event: the replay of a trace saved from a failing run (with
+    /// [`Trace::to_json_lines`], read back with [`Trace::from_json_lines`]). A replay that
+    /// diverges shows where the code or the scenario changed since.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::Diverged`] with the first differing event, or the run's own error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use snowglobe_runtime::sim::{Simulation, Trace};
+    ///
+    /// let scenario = |system: snowglobe_runtime::System| async move {
+    ///     system.sleep(Duration::from_millis(system.random_u64() % 100)).await;
+    /// };
+    /// let mut sim = Simulation::with_seed(8431);
+    /// sim.run(scenario).unwrap();
+    /// let saved = sim.trace().to_json_lines(); // written to a file, say
+    ///
+    /// let recorded = Trace::from_json_lines(&saved).unwrap();
+    /// let mut again = Simulation::with_seed(0); // the seed comes from the trace
+    /// again.replay(&recorded, scenario).unwrap();
+    /// assert_eq!(again.seed(), 8431);
+    /// ```
+    pub fn replay<F, Fut>(&mut self, recorded: &Trace, scenario: F) -> Result<Fut::Output, SimError>
+    where
+        F: FnOnce(System) -> Fut,
+        Fut: Future,
+    {
+        self.seed = recorded.seed();
+        let output = self.run(scenario)?;
+        match recorded.first_divergence(&self.trace) {
+            None => Ok(output),
+            Some(divergence) => Err(SimError::Diverged {
+                seed: self.seed,
+                divergence: Box::new(divergence),
+            }),
+        }
     }
 
     /// Runs `scenario` twice with this seed and compares the traces: the output of the first
@@ -319,13 +467,68 @@ impl Simulation {
             None => Ok(output),
             Some(divergence) => Err(SimError::Diverged {
                 seed: self.seed,
-                divergence,
+                divergence: Box::new(divergence),
             }),
         }
     }
 }
 
-fn parse_seed(value: &str) -> Option<u64> {
+/// The one command that repeats a failing run with `seed`: the seed in
+/// [`SEED_VAR`] and, inside `cargo test`, the test's name (libtest names the thread a test
+/// runs on after the test). The test must build its simulation with [`Simulation::new`] (or
+/// sweep with [`Simulation::sweep`], which honours the variable too) for the seed to take.
+///
+/// ```
+/// let command = snowglobe_runtime::sim::repeat_command(8431);
+/// assert!(command.starts_with("SNOWGLOBE_SEED=8431 cargo test"));
+/// ```
+#[must_use]
+pub fn repeat_command(seed: u64) -> String {
+    match std::thread::current().name() {
+        Some(test) if test != "main" => {
+            format!("{SEED_VAR}={seed} cargo test -- --exact {test}")
+        }
+        _ => format!("{SEED_VAR}={seed} cargo test"),
+    }
+}
+
+/// Under simulation, what a send from the running task to `actor` (on node `to`) does:
+/// records it in the trace, and says whether it crosses the network. A send within a node,
+/// from or to the scenario's own system, or from outside any task is delivered directly.
+#[cold]
+#[inline(never)]
+pub(crate) fn route_send(
+    to: u32,
+    actor: &Core,
+    headers: &Headers,
+    label: &'static str,
+) -> Option<Crossing> {
+    let from = executor::current_node();
+    if from == 0 {
+        return None;
+    }
+    executor::with_current(|rt| {
+        rt.core.record_event(TraceEvent {
+            at: rt.true_now(),
+            kind: TraceKind::Send,
+            id: headers.id().get(),
+            parent: actor.id.get(),
+            from,
+            to,
+            label,
+            reply: false,
+            note: Note::None,
+        });
+        (from != to && from != MAIN_NODE && to != MAIN_NODE).then(|| Crossing {
+            rt: rt.clone(),
+            from,
+            to,
+        })
+    })
+    .flatten()
+}
+
+pub(crate) fn parse_seed(value: &str) -> Option<u64> {
     let value = value.trim();
     match value
         .strip_prefix("0x")

@@ -19,6 +19,9 @@ pub struct SweepReport<E> {
     pub runs: u64,
     /// The failing seeds, lowest first.
     pub failures: Vec<SweepFailure<E>>,
+    /// The command that repeats a seed, after the seed's variable: `cargo test -- --exact
+    /// <test>` inside `cargo test`.
+    pub command: String,
 }
 
 /// One failing seed of a sweep.
@@ -69,8 +72,8 @@ impl<E: fmt::Display> fmt::Display for SweepReport<E> {
             }
             write!(
                 f,
-                " (repeat it: {SEED_VAR}={} cargo test ...)",
-                failure.seed
+                " (repeat it: {SEED_VAR}={} {})",
+                failure.seed, self.command
             )?;
         }
         Ok(())
@@ -116,6 +119,9 @@ impl Simulation {
     /// shared by runs on different threads at once: with `threads` above one, what they read
     /// must belong to one run (a thread-local, say), not to the whole sweep.
     ///
+    /// With [`SEED_VAR`] set, the sweep runs that one seed instead of `seeds`, so that the
+    /// command a failure prints repeats just the failing run.
+    ///
     /// ```
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,6 +155,15 @@ impl Simulation {
         Fut: Future<Output = Result<(), E>>,
         E: Send,
     {
+        let seeds = match std::env::var(SEED_VAR)
+            .ok()
+            .as_deref()
+            .and_then(super::parse_seed)
+        {
+            Some(seed) => seed..seed.saturating_add(1),
+            None => seeds,
+        };
+        let command = super::repeat_command(0).replacen(&format!("{SEED_VAR}=0 "), "", 1);
         let next = AtomicU64::new(seeds.start);
         let failures = Mutex::new(Vec::new());
         let work = || {
@@ -160,8 +175,10 @@ impl Simulation {
                 let mut sim = Simulation {
                     seed,
                     fifo: self.fifo,
+                    link: self.link,
                     trace: Trace::default(),
                     invariants: self.invariants.clone(),
+                    eventually: self.eventually.clone(),
                 };
                 let outcome = catch_unwind(AssertUnwindSafe(|| sim.run(&scenario)));
                 let error = match outcome {
@@ -184,6 +201,7 @@ impl Simulation {
         SweepReport {
             runs: seeds.end.saturating_sub(seeds.start),
             failures,
+            command,
         }
     }
 }

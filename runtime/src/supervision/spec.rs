@@ -160,6 +160,18 @@ pub struct ChildSpec<A> {
     pub(crate) options: SpawnOptions,
 }
 
+// By hand: a spec is cloneable whatever the actor type is (the factory is shared).
+impl<A> Clone for ChildSpec<A> {
+    fn clone(&self) -> Self {
+        ChildSpec {
+            factory: self.factory.clone(),
+            restart: self.restart,
+            backoff: self.backoff,
+            options: self.options.clone(),
+        }
+    }
+}
+
 impl<A: Actor> ChildSpec<A> {
     /// A permanent child made by `factory`, with the default backoff.
     pub fn new(factory: impl Fn() -> A + Send + Sync + 'static) -> ChildSpec<A> {

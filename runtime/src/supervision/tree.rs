@@ -14,6 +14,9 @@ pub enum ActorState {
     Running,
     /// Failed, and waiting to start again (its mailbox keeps taking messages).
     Restarting,
+    /// Its node crashed in a simulation: its state and mailbox are lost, and it starts again
+    /// from its factory when the node restarts.
+    Crashed,
     /// Stopping: handling what is queued, stopping its children, running `on_stop`.
     Stopping,
     /// Stopped.
@@ -26,6 +29,7 @@ impl ActorState {
             Lifecycle::Starting => ActorState::Starting,
             Lifecycle::Running => ActorState::Running,
             Lifecycle::Restarting => ActorState::Restarting,
+            Lifecycle::Crashed => ActorState::Crashed,
             Lifecycle::Stopping => ActorState::Stopping,
             Lifecycle::Stopped => ActorState::Stopped,
         }
@@ -38,6 +42,7 @@ impl fmt::Display for ActorState {
             ActorState::Starting => "starting",
             ActorState::Running => "running",
             ActorState::Restarting => "restarting",
+            ActorState::Crashed => "crashed",
             ActorState::Stopping => "stopping",
             ActorState::Stopped => "stopped",
         })

@@ -192,7 +192,9 @@ impl Deadlines {
         self.armed.fetch_min(at, Ordering::AcqRel);
         if !self.started.swap(true, Ordering::AcqRel) {
             let weak = system.weak();
-            system.rt().spawn(drive(weak));
+            // Of no simulated node: a paused or crashed node must not hold back the deadlines
+            // of asks made elsewhere to its actors.
+            system.rt().spawn_unbound(drive(weak));
         } else if let Some(waker) = &*self.driver.lock() {
             waker.wake_by_ref();
         }

@@ -35,6 +35,7 @@ pub(crate) use bulkhead::DedicatedThread;
 pub(crate) use deadlines::{Deadlines, Registration};
 pub(crate) use registry::Registry;
 pub(crate) use runtime::{Random, Rt, TaskHandle};
+pub(crate) use time::duration_nanos;
 
 /// A running set of actors: spawn them, name them, look them up, shut them down.
 ///

@@ -59,6 +59,34 @@ impl Rt {
         }
     }
 
+    /// Runs `task`, a service of the runtime that belongs to no simulated node (the ask
+    /// deadline driver), concurrently with the caller.
+    pub(crate) fn spawn_unbound<F>(&self, task: F) -> TaskHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match self {
+            Rt::Tokio(_) => self.spawn(task),
+            Rt::Sim(rt) => TaskHandle {
+                inner: TaskInner::Sim(rt.network().spawn(task)),
+            },
+        }
+    }
+
+    /// Runs `task`, a part of an actor (its loop, a timer), concurrently with the caller.
+    /// Under simulation, a crash of the actor's node drops it.
+    pub(crate) fn spawn_actor<F>(&self, task: F) -> TaskHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match self {
+            Rt::Tokio(_) => self.spawn(task),
+            Rt::Sim(rt) => TaskHandle {
+                inner: TaskInner::Sim(rt.spawn_actor(task)),
+            },
+        }
+    }
+
     /// The current time on this runtime's clock.
     pub(crate) fn now(&self) -> Instant {
         match self {

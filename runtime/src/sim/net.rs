@@ -1,0 +1,684 @@
+//! The simulated network between nodes: what a link does to a message (latency, loss,
+//! duplication, reordering, partitions), and the journey of a message and its reply.
+//!
+//! A send between two nodes never touches the receiver's mailbox at once. The network decides
+//! the message's fate with its own seeded generator, and a delivery task carries it: it waits
+//! on virtual time until the arrival, checks the link and the nodes again, and pushes the
+//! message into the mailbox. An ask's reply comes back the same way, through its own fate on
+//! the reverse link. A message the network loses is gone, but the asker's reply slot is kept
+//! unanswered until the run ends: like a real caller, the asker learns nothing and times out.
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::executor::{NodeClock, NodeStatus, SimRt};
+use super::trace::{Note, TraceEvent, TraceKind};
+use crate::address::sealed::Sealed;
+use crate::message::{Failure, Headers, Message, ReplyTo, dropping_with};
+use crate::supervision::DeadLetterReason;
+use crate::system::{Instant, duration_nanos};
+
+/// How long a message takes on a link.
+///
+/// ```
+/// use std::time::Duration;
+/// use snowglobe_runtime::sim::Latency;
+///
+/// let lan = Latency::fixed(Duration::from_micros(200));
+/// let wan = Latency::uniform(Duration::from_millis(1), Duration::from_millis(50));
+/// let tail = Latency::exponential(Duration::from_millis(2), Duration::from_millis(10));
+/// assert_ne!(lan, wan);
+/// # let _ = tail;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Latency {
+    /// Always the same.
+    Fixed(Duration),
+    /// Uniform between `min` and `max`, both included.
+    Uniform {
+        /// The shortest.
+        min: Duration,
+        /// The longest.
+        max: Duration,
+    },
+    /// `min` plus an exponential tail, so that the mean is `mean`: mostly quick, now and then
+    /// slow, as real networks are.
+    Exponential {
+        /// The shortest.
+        min: Duration,
+        /// The mean (at least `min`).
+        mean: Duration,
+    },
+}
+
+impl Latency {
+    /// Always `delay`.
+    #[must_use]
+    pub const fn fixed(delay: Duration) -> Latency {
+        Latency::Fixed(delay)
+    }
+
+    /// Uniform between `min` and `max` (swapped if given the wrong way round).
+    #[must_use]
+    pub fn uniform(min: Duration, max: Duration) -> Latency {
+        Latency::Uniform {
+            min: min.min(max),
+            max: min.max(max),
+        }
+    }
+
+    /// At least `min`, `mean` on average, with an exponential tail. A `mean` below `min` is
+    /// taken as `min`.
+    #[must_use]
+    pub fn exponential(min: Duration, mean: Duration) -> Latency {
+        Latency::Exponential {
+            min,
+            mean: mean.max(min),
+        }
+    }
+
+    /// A delay in nanoseconds, drawn with `rng`.
+    fn sample(self, rng: &mut u64) -> u64 {
+        match self {
+            Latency::Fixed(d) => duration_nanos(d),
+            Latency::Uniform { min, max } => {
+                let (lo, hi) = (duration_nanos(min), duration_nanos(max));
+                lo + splitmix(rng) % (hi - lo + 1)
+            }
+            Latency::Exponential { min, mean } => {
+                let lo = duration_nanos(min);
+                let extra = duration_nanos(mean) - lo;
+                // -ln(u) for u in (0, 1]: an exponential with mean 1.
+                let u = unit(rng).max(f64::MIN_POSITIVE);
+                // A tail this long ends far inside `u64`: `-ln(MIN_POSITIVE)` is about 708.
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    clippy::cast_precision_loss
+                )]
+                let tail = (-u.ln() * extra as f64) as u64;
+                lo.saturating_add(tail)
+            }
+        }
+    }
+}
+
+/// What a directed link between two nodes does to messages. The default: 1 ms, nothing lost,
+/// duplicated or reordered.
+///
+/// ```
+/// use std::time::Duration;
+/// use snowglobe_runtime::sim::{Latency, Link};
+///
+/// let flaky = Link::new()
+///     .latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(50)))
+///     .loss(0.01)
+///     .duplicate(0.001)
+///     .reorder(0.05);
+/// assert_eq!(flaky.loss_rate(), 0.01);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Link {
+    latency: Latency,
+    loss: f64,
+    duplicate: f64,
+    reorder: f64,
+}
+
+impl Default for Link {
+    fn default() -> Link {
+        Link::new()
+    }
+}
+
+impl Link {
+    /// 1 ms, nothing lost, duplicated or reordered.
+    #[must_use]
+    pub const fn new() -> Link {
+        Link {
+            latency: Latency::Fixed(Duration::from_millis(1)),
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+        }
+    }
+
+    /// How long messages take.
+    #[must_use]
+    pub const fn latency(mut self, latency: Latency) -> Link {
+        self.latency = latency;
+        self
+    }
+
+    /// The share of messages lost, from 0 to 1 (clamped; not a number counts as 0).
+    #[must_use]
+    pub fn loss(mut self, rate: f64) -> Link {
+        self.loss = probability(rate);
+        self
+    }
+
+    /// The share of messages delivered twice, from 0 to 1. Only messages that can be copied
+    /// are; the copy of an ask is handled, and its reply goes nowhere.
+    #[must_use]
+    pub fn duplicate(mut self, rate: f64) -> Link {
+        self.duplicate = probability(rate);
+        self
+    }
+
+    /// The share of messages that may overtake those sent before them on this link. The
+    /// others keep their order: without reordering a link is FIFO, as a TCP connection is.
+    #[must_use]
+    pub fn reorder(mut self, rate: f64) -> Link {
+        self.reorder = probability(rate);
+        self
+    }
+
+    /// The latency distribution.
+    #[must_use]
+    pub fn latency_model(&self) -> Latency {
+        self.latency
+    }
+
+    /// The loss rate.
+    #[must_use]
+    pub fn loss_rate(&self) -> f64 {
+        self.loss
+    }
+
+    /// The duplication rate.
+    #[must_use]
+    pub fn duplicate_rate(&self) -> f64 {
+        self.duplicate
+    }
+
+    /// The reordering rate.
+    #[must_use]
+    pub fn reorder_rate(&self) -> f64 {
+        self.reorder
+    }
+}
+
+fn probability(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    }
+}
+
+/// What the network did so far in a run.
+///
+/// ```
+/// use snowglobe_runtime::sim::NetStats;
+///
+/// assert_eq!(NetStats::default().sent, 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NetStats {
+    /// Messages and replies put on a link between two nodes.
+    pub sent: u64,
+    /// Of those, delivered to a mailbox or to the asker.
+    pub delivered: u64,
+    /// Lost: the link's loss rate, a partition, a node down, a stopped receiver.
+    pub dropped: u64,
+    /// Extra copies the network made.
+    pub duplicated: u64,
+}
+
+/// The network's state, shared by every node of a simulation.
+pub(crate) struct Net {
+    rng: u64,
+    default: Link,
+    links: BTreeMap<(u32, u32), Link>,
+    /// Directed links a partition cut.
+    cut: BTreeSet<(u32, u32)>,
+    /// Per link, the latest arrival so far: a message that does not reorder arrives after it.
+    last: BTreeMap<(u32, u32), u64>,
+    /// Per node, how many times it crashed: a message to an earlier life is not delivered.
+    incarnation: Vec<u32>,
+    /// Reply slots of lost messages, kept unanswered so that their askers time out.
+    limbo: Vec<Box<dyn Any + Send>>,
+    stats: NetStats,
+}
+
+impl Net {
+    pub(crate) fn new(seed: u64) -> Net {
+        Net {
+            // Its own stream: a fault changes no task's schedule draw, and the reverse.
+            rng: seed ^ 0x006e_6574_u64.rotate_left(40),
+            default: Link::new(),
+            links: BTreeMap::new(),
+            cut: BTreeSet::new(),
+            last: BTreeMap::new(),
+            incarnation: vec![0, 0],
+            limbo: Vec::new(),
+            stats: NetStats::default(),
+        }
+    }
+
+    pub(super) fn add_node(&mut self) {
+        self.incarnation.push(0);
+    }
+
+    pub(super) fn set_default(&mut self, link: Link) {
+        self.default = link;
+    }
+
+    pub(super) fn set_link(&mut self, from: u32, to: u32, link: Link) {
+        self.links.insert((from, to), link);
+    }
+
+    pub(super) fn link(&self, from: u32, to: u32) -> Link {
+        self.links.get(&(from, to)).copied().unwrap_or(self.default)
+    }
+
+    /// Cuts `from` → `to`; `true` if it was not cut.
+    pub(super) fn cut(&mut self, from: u32, to: u32) -> bool {
+        self.cut.insert((from, to))
+    }
+
+    /// Heals every cut link, returning them.
+    pub(super) fn heal_all(&mut self) -> Vec<(u32, u32)> {
+        std::mem::take(&mut self.cut).into_iter().collect()
+    }
+
+    /// Heals `from` → `to`; `true` if it was cut.
+    pub(super) fn heal(&mut self, from: u32, to: u32) -> bool {
+        self.cut.remove(&(from, to))
+    }
+
+    pub(super) fn is_cut(&self, from: u32, to: u32) -> bool {
+        self.cut.contains(&(from, to))
+    }
+
+    pub(super) fn crashed(&mut self, node: u32) {
+        self.incarnation[node as usize] += 1;
+    }
+
+    fn incarnation(&self, node: u32) -> u32 {
+        self.incarnation[node as usize]
+    }
+
+    pub(super) fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    pub(super) fn take_limbo(&mut self) -> Vec<Box<dyn Any + Send>> {
+        std::mem::take(&mut self.limbo)
+    }
+
+    /// Decides a message's fate as it leaves `from` for `to` at `now`.
+    fn route(&mut self, from: u32, to: u32, now: u64, down: bool) -> Fate {
+        self.stats.sent += 1;
+        if down {
+            self.stats.dropped += 1;
+            return Fate::Dropped(Note::NodeDown);
+        }
+        if self.is_cut(from, to) {
+            self.stats.dropped += 1;
+            return Fate::Dropped(Note::Partitioned);
+        }
+        let link = self.link(from, to);
+        if link.loss > 0.0 && unit(&mut self.rng) < link.loss {
+            self.stats.dropped += 1;
+            return Fate::Dropped(Note::Lost);
+        }
+        let mut at = now.saturating_add(link.latency.sample(&mut self.rng));
+        let overtakes = link.reorder > 0.0 && unit(&mut self.rng) < link.reorder;
+        let last = self.last.entry((from, to)).or_insert(0);
+        if !overtakes {
+            // One nanosecond apart at least: arrivals at the same instant would be woken in
+            // an order the schedule picks.
+            at = at.max(last.saturating_add(1));
+        }
+        *last = (*last).max(at);
+        let copy = (link.duplicate > 0.0 && unit(&mut self.rng) < link.duplicate)
+            .then(|| now.saturating_add(link.latency.sample(&mut self.rng)));
+        Fate::Delivered {
+            at,
+            copy,
+            incarnation: self.incarnation(to),
+        }
+    }
+}
+
+/// What happens to one message on a link.
+enum Fate {
+    Dropped(Note),
+    Delivered {
+        /// Arrival, in simulation nanoseconds.
+        at: u64,
+        /// A second copy's arrival, if the network duplicates it.
+        copy: Option<u64>,
+        /// The receiving node's life the message is for.
+        incarnation: u32,
+    },
+}
+
+/// A send from one node to another, as found by [`route_send`](super::route_send).
+pub(crate) struct Crossing {
+    pub(super) rt: SimRt,
+    pub(super) from: u32,
+    pub(super) to: u32,
+}
+
+/// A message's identity in the trace.
+#[derive(Clone, Copy)]
+struct Tag {
+    id: u64,
+    actor: u64,
+    label: &'static str,
+}
+
+impl SimRt {
+    /// Decides the fate of a message leaving `from` for `to` now.
+    fn route(&self, from: u32, to: u32) -> Fate {
+        let now = self.true_now().as_nanos();
+        let down = self.node_status(from) == NodeStatus::Crashed
+            || self.node_status(to) == NodeStatus::Crashed;
+        self.core.net.lock().route(from, to, now, down)
+    }
+
+    /// Whether a message for life `incarnation` of `to` may arrive now: the node is up (or
+    /// paused) in that life, and the link is not cut.
+    fn arrival(&self, from: u32, to: u32, incarnation: u32) -> Result<(), Note> {
+        if self.node_status(to) == NodeStatus::Crashed {
+            return Err(Note::NodeDown);
+        }
+        let net = self.core.net.lock();
+        if net.incarnation(to) != incarnation {
+            return Err(Note::NodeDown);
+        }
+        if net.is_cut(from, to) {
+            return Err(Note::Partitioned);
+        }
+        Ok(())
+    }
+
+    fn count(&self, f: impl FnOnce(&mut NetStats)) {
+        f(&mut self.core.net.lock().stats);
+    }
+
+    fn limbo(&self, slot: Box<dyn Any + Send>) {
+        self.core.net.lock().limbo.push(slot);
+    }
+
+    fn record_message(
+        &self,
+        kind: TraceKind,
+        tag: Tag,
+        from: u32,
+        to: u32,
+        reply: bool,
+        note: Note,
+    ) {
+        self.core.record_event(TraceEvent {
+            at: self.true_now(),
+            kind,
+            id: tag.id,
+            parent: tag.actor,
+            from,
+            to,
+            label: tag.label,
+            reply,
+            note,
+        });
+    }
+
+    /// The network's own seam: tasks of no node, never paused or crashed.
+    pub(crate) fn network(&self) -> SimRt {
+        SimRt {
+            core: self.core.clone(),
+            node: Arc::new(NodeClock::new(0)),
+        }
+    }
+}
+
+/// Puts a message on the network from `crossing.from` to `crossing.to`.
+pub(crate) fn send<M, E>(
+    crossing: Crossing,
+    target: &E,
+    headers: Headers,
+    msg: M,
+    reply: ReplyTo<M::Reply>,
+) where
+    M: Message,
+    E: Sealed<M>,
+{
+    let Crossing { rt, from, to } = crossing;
+    let tag = Tag {
+        id: headers.id().get(),
+        actor: target.core().id.get(),
+        label: std::any::type_name::<M>(),
+    };
+    match rt.route(from, to) {
+        Fate::Dropped(note) => {
+            rt.record_message(TraceKind::Drop, tag, from, to, false, note);
+            keep_unanswered(&rt, reply);
+        }
+        Fate::Delivered {
+            at,
+            copy,
+            incarnation,
+        } => {
+            let network = rt.network();
+            if let Some(copy_at) = copy
+                && let Some(twin) = duplicate_stub(&msg)
+            {
+                rt.count(|s| s.duplicated += 1);
+                rt.record_message(TraceKind::Duplicate, tag, from, to, false, Note::None);
+                let journey = Journey {
+                    rt: network.clone(),
+                    from,
+                    to,
+                    incarnation,
+                    tag,
+                };
+                drop(network.spawn(journey.travel(
+                    target.clone(),
+                    headers,
+                    twin,
+                    ReplyTo::none(),
+                    copy_at,
+                )));
+            }
+            let journey = Journey {
+                rt: network.clone(),
+                from,
+                to,
+                incarnation,
+                tag,
+            };
+            drop(network.spawn(journey.travel(target.clone(), headers, msg, reply, at)));
+        }
+    }
+}
+
+/// Keeps an ask's reply slot unanswered until the run ends, so that the asker times out as it
+/// would on a real network. A tell has nobody waiting.
+fn keep_unanswered<R: Send + 'static>(rt: &SimRt, reply: ReplyTo<R>) {
+    if reply.wants_reply() {
+        rt.limbo(Box::new(reply));
+    }
+}
+
+/// One message's way over the network, and its reply's way back.
+struct Journey {
+    /// The network's seam (tasks of no node).
+    rt: SimRt,
+    from: u32,
+    to: u32,
+    incarnation: u32,
+    tag: Tag,
+}
+
+impl Journey {
+    async fn travel<M, E>(
+        self,
+        target: E,
+        headers: Headers,
+        msg: M,
+        reply: ReplyTo<M::Reply>,
+        at: u64,
+    ) where
+        M: Message,
+        E: Sealed<M>,
+    {
+        let Journey {
+            rt,
+            from,
+            to,
+            incarnation,
+            tag,
+        } = self;
+        rt.sleep_until_true(Instant::from_nanos(at)).await;
+        if let Err(note) = rt.arrival(from, to, incarnation) {
+            rt.count(|s| s.dropped += 1);
+            rt.record_message(TraceKind::Drop, tag, from, to, false, note);
+            keep_unanswered(&rt, reply);
+            return;
+        }
+        let (slot, answer) = if reply.wants_reply() {
+            let (slot, answer) = ReplyTo::channel();
+            (slot, Some(answer))
+        } else {
+            (ReplyTo::none(), None)
+        };
+        // Waits for room, as a connection's receive window would.
+        match poll_fn(|cx| target.poll_reserve(cx)).await {
+            Ok(reserved) => {
+                rt.count(|s| s.delivered += 1);
+                rt.record_message(TraceKind::Deliver, tag, from, to, false, Note::None);
+                target.push(reserved, headers, msg, slot);
+            }
+            Err(_) => {
+                // The receiver stopped: the message is a dead letter there, and an ask learns
+                // it through the reply below, which travels back like any answer.
+                rt.count(|s| s.dropped += 1);
+                rt.record_message(TraceKind::Drop, tag, from, to, false, Note::Closed);
+                target
+                    .core()
+                    .dead_letter(tag.label, headers, DeadLetterReason::ActorStopped);
+                dropping_with(Failure::NotHandled, || drop((msg, slot)));
+            }
+        }
+        let Some(answer) = answer else { return };
+        let outcome = answer.await.unwrap_or(Err(Failure::Dropped));
+        // The answer leaves only a node that has not crashed since.
+        let answered = rt.arrival(to, to, incarnation).is_ok();
+        if !answered {
+            keep_unanswered(&rt, reply);
+            return;
+        }
+        let home = rt.core.net.lock().incarnation(from);
+        match rt.route(to, from) {
+            Fate::Dropped(note) => {
+                rt.record_message(TraceKind::Drop, tag, to, from, true, note);
+                keep_unanswered(&rt, reply);
+            }
+            Fate::Delivered { at, .. } => {
+                rt.record_message(TraceKind::Send, tag, to, from, true, Note::None);
+                rt.sleep_until_true(Instant::from_nanos(at)).await;
+                match rt.arrival(to, from, home) {
+                    Ok(()) => {
+                        rt.count(|s| s.delivered += 1);
+                        rt.record_message(TraceKind::Deliver, tag, to, from, true, Note::None);
+                        reply.forward(outcome);
+                    }
+                    Err(note) => {
+                        rt.count(|s| s.dropped += 1);
+                        rt.record_message(TraceKind::Drop, tag, to, from, true, note);
+                        keep_unanswered(&rt, reply);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Net")
+            .field("default", &self.default)
+            .field("links", &self.links)
+            .field("cut", &self.cut)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+// TEMPORARY until Message::duplicate lands.
+fn duplicate_stub<M>(_: &M) -> Option<M> {
+    None
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A uniform draw in [0, 1) with 53 bits.
+fn unit(rng: &mut u64) -> f64 {
+    // 53 bits fit an `f64` exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let x = (splitmix(rng) >> 11) as f64;
+    x / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Latency, Link, Net};
+
+    #[test]
+    fn latencies_stay_in_their_bounds() {
+        let mut rng = 7;
+        let uniform = Latency::uniform(Duration::from_millis(50), Duration::from_millis(1));
+        let exp = Latency::exponential(Duration::from_millis(2), Duration::from_millis(10));
+        let mut sum = 0u64;
+        for _ in 0..10_000 {
+            let u = uniform.sample(&mut rng);
+            assert!((1_000_000..=50_000_000).contains(&u), "{u}");
+            let e = exp.sample(&mut rng);
+            assert!(e >= 2_000_000);
+            sum += e;
+        }
+        let mean = sum / 10_000;
+        // The mean of 10,000 draws lands near 10 ms.
+        assert!((9_000_000..11_000_000).contains(&mean), "{mean}");
+    }
+
+    #[test]
+    fn a_link_without_reordering_keeps_order() {
+        let mut net = Net::new(3);
+        net.set_default(
+            Link::new().latency(Latency::uniform(Duration::ZERO, Duration::from_millis(50))),
+        );
+        net.add_node();
+        let mut last = 0;
+        for now in 0..1_000 {
+            let super::Fate::Delivered { at, .. } = net.route(2, 1, now * 1000, false) else {
+                panic!("nothing is lost on this link")
+            };
+            assert!(at > last);
+            last = at;
+        }
+    }
+
+    #[test]
+    fn probabilities_are_clamped() {
+        assert_eq!(Link::new().loss(7.0).loss_rate(), 1.0);
+        assert_eq!(Link::new().loss(-1.0).loss_rate(), 0.0);
+        assert_eq!(Link::new().duplicate(f64::NAN).duplicate_rate(), 0.0);
+    }
+}
