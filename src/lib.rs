@@ -315,5 +315,5 @@ pub mod prelude {
 /// Items generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use snowglobe_runtime::__private::Messages;
+    pub use snowglobe_runtime::__private::{MaybeClone, Messages, Probe};
 }

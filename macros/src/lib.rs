@@ -187,7 +187,9 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// - per `#[message]` method, a struct named after it in `PascalCase` (`reserve` → `Reserve`,
 ///   or `#[message(name = ...)]`), whose fields are the method's arguments (a unit struct
 ///   when there are none), with `impl Message` (the reply is the return type, `()` without
-///   one) and `impl Handler<Reserve> for Inventory` calling the method;
+///   one; `Message::duplicate` copies the struct field by field when every argument's type
+///   is `Clone`, for the simulator's network to deliver it twice, and is `None` otherwise)
+///   and `impl Handler<Reserve> for Inventory` calling the method;
 /// - `InventoryMsg`, the mailbox enum: one variant per message, with `Dispatch` and
 ///   `Accepts<M>` for each message;
 /// - `InventoryClient`, a trait implemented for `ActorRef<Inventory>` with one method per
@@ -230,6 +232,17 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// #[automatically_derived]
 /// impl ::snowglobe::Message for Reserve {
 ///     type Reply = Result<u32, OutOfStock>;
+///
+///     // A copy for the simulator's network to deliver twice: each field is cloned where its
+///     // type is `Clone` (`__private::Probe` finds out; no `Clone` derive needed), and a
+///     // field that is not makes it `None`. A unit struct (no arguments) is always `Some`.
+///     fn duplicate(&self) -> ::core::option::Option<Self> {
+///         use ::snowglobe::__private::MaybeClone as _;
+///         ::core::option::Option::Some(Reserve {
+///             sku: ::snowglobe::__private::Probe(&self.sku).maybe_clone()?,
+///             qty: ::snowglobe::__private::Probe(&self.qty).maybe_clone()?,
+///         })
+///     }
 /// }
 ///
 /// #[automatically_derived]

@@ -89,4 +89,37 @@ pub mod __private {
         /// The generated mailbox enum.
         type Msg;
     }
+
+    /// A field of a generated message, probed for `Clone` by `Message::duplicate`:
+    /// `Probe(&self.sku).maybe_clone()` is `Some(copy)` when the field's type is `Clone`,
+    /// `None` otherwise.
+    ///
+    /// Autoref specialization, which needs no unstable feature: method lookup tries the
+    /// receiver `Probe<T>` before `&Probe<T>`, so the impl for `Probe<T>` wins where `T: Clone`
+    /// holds, and where it does not, lookup goes on to the impl for `&Probe<T>`, which has no
+    /// bound. It works in generated code because that names each field's concrete type; in a
+    /// generic function, `T: Clone` would be unknown and the fallback would always win.
+    #[derive(Debug)]
+    pub struct Probe<'a, T>(pub &'a T);
+
+    /// The one method of [`Probe`]; one trait for both impls, so the generated code imports one
+    /// trait that is always used (`unused_imports` would flag the other of two).
+    pub trait MaybeClone<T> {
+        /// A copy of the probed value, when its type is `Clone`.
+        fn maybe_clone(self) -> Option<T>;
+    }
+
+    impl<T: Clone> MaybeClone<T> for Probe<'_, T> {
+        #[inline]
+        fn maybe_clone(self) -> Option<T> {
+            Some(self.0.clone())
+        }
+    }
+
+    impl<T> MaybeClone<T> for &Probe<'_, T> {
+        #[inline]
+        fn maybe_clone(self) -> Option<T> {
+            None
+        }
+    }
 }

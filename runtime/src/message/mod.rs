@@ -46,6 +46,56 @@ pub(crate) use reply::{
 pub trait Message: Send + 'static {
     /// What the handler returns to the asker.
     type Reply: Send + 'static;
+
+    /// A copy of this message for the simulator's network to deliver a second time, or `None`
+    /// when the message cannot be copied (then the network does not duplicate it).
+    ///
+    /// A real network may deliver a message twice (a retry whose first attempt did arrive); a
+    /// deterministic simulation does the same on purpose, so that a handler that is not
+    /// idempotent fails under a seed instead of in production. The runtime never needs a copy
+    /// otherwise: a message is moved from sender to handler, and `Message` does not ask for
+    /// `Clone`.
+    ///
+    /// `#[messages]` implements it for every `#[message]` struct: a copy, field by field, when
+    /// the type of every field (every argument of the method) is `Clone`, whether or not the
+    /// struct derives `Clone` itself; `None` when one is not (a `oneshot::Sender`, say). A
+    /// hand-written message gets `None`; one that is `Clone` should return
+    /// `Some(self.clone())`, so the simulator can duplicate it too:
+    ///
+    /// ```
+    /// use snowglobe_runtime::Message;
+    ///
+    /// /// Charge an order; replies with the amount charged.
+    /// #[derive(Clone, Debug, PartialEq)]
+    /// struct Charge { order: u64, cents: u64 }
+    ///
+    /// impl Message for Charge {
+    ///     type Reply = u64;
+    ///
+    ///     fn duplicate(&self) -> Option<Self> {
+    ///         Some(self.clone())
+    ///     }
+    /// }
+    ///
+    /// /// Hands over the receiving end of a feed, which exists once: the default, never
+    /// /// duplicated.
+    /// struct Follow { feed: std::sync::mpsc::Receiver<u64> }
+    ///
+    /// impl Message for Follow {
+    ///     type Reply = ();
+    /// }
+    ///
+    /// let charge = Charge { order: 7, cents: 1250 };
+    /// assert_eq!(charge.duplicate(), Some(charge.clone()));
+    /// let (_tx, feed) = std::sync::mpsc::channel();
+    /// assert!(Follow { feed }.duplicate().is_none());
+    /// ```
+    fn duplicate(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// An actor's handler for messages of type `M`.

@@ -163,7 +163,8 @@ impl Link {
     }
 
     /// The share of messages delivered twice, from 0 to 1. Only messages that can be copied
-    /// are; the copy of an ask is handled, and its reply goes nowhere.
+    /// are ([`Message::duplicate`](crate::Message::duplicate)); the copy of an ask is
+    /// handled, and its reply goes nowhere.
     #[must_use]
     pub fn duplicate(mut self, rate: f64) -> Link {
         self.duplicate = probability(rate);
@@ -469,7 +470,7 @@ pub(crate) fn send<M, E>(
         } => {
             let network = rt.network();
             if let Some(copy_at) = copy
-                && let Some(twin) = duplicate_stub(&msg)
+                && let Some(twin) = msg.duplicate()
             {
                 rt.count(|s| s.duplicated += 1);
                 rt.record_message(TraceKind::Duplicate, tag, from, to, false, Note::None);
@@ -611,11 +612,6 @@ impl fmt::Debug for Net {
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
-}
-
-// TEMPORARY until Message::duplicate lands.
-fn duplicate_stub<M>(_: &M) -> Option<M> {
-    None
 }
 
 fn splitmix(state: &mut u64) -> u64 {

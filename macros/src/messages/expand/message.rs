@@ -14,7 +14,10 @@ use crate::messages::model::{Field, Kind, Message, Model, Param, SpanRange};
 ///     pub sku: u32,
 ///     pub qty: u32,
 /// }
-/// impl ::snowglobe::Message for Reserve { type Reply = Result<u32, OutOfStock>; }
+/// impl ::snowglobe::Message for Reserve {
+///     type Reply = Result<u32, OutOfStock>;
+///     fn duplicate(&self) -> Option<Self> { .. } // see `duplicate` below
+/// }
 /// impl ::snowglobe::Handler<Reserve> for Inventory {
 ///     async fn handle(&mut self, msg: Reserve, ctx: &mut ::snowglobe::Context<Self>) -> .. {
 ///         let Reserve { sku, qty } = msg;
@@ -70,6 +73,7 @@ pub(super) fn message(model: &Model, message: &Message) -> TokenStream {
         call
     };
     let handle_output = message.reply.as_ref().map(|reply| quote!(-> #reply));
+    let duplicate = duplicate(message);
 
     quote! {
         #(#cfgs)*
@@ -81,6 +85,8 @@ pub(super) fn message(model: &Model, message: &Message) -> TokenStream {
         #[automatically_derived]
         impl ::snowglobe::Message for #name {
             type Reply = #reply;
+
+            #duplicate
         }
 
         #(#cfgs)*
@@ -94,6 +100,42 @@ pub(super) fn message(model: &Model, message: &Message) -> TokenStream {
                 let #pattern = #msg;
                 #call
             }
+        }
+    }
+}
+
+/// ```text
+/// fn duplicate(&self) -> ::core::option::Option<Self> {
+///     use ::snowglobe::__private::MaybeClone as _;
+///     ::core::option::Option::Some(Reserve {
+///         sku: ::snowglobe::__private::Probe(&self.sku).maybe_clone()?,
+///         qty: ::snowglobe::__private::Probe(&self.qty).maybe_clone()?,
+///     })
+/// }
+/// ```
+///
+/// `Some(Reserve)` for a unit struct. Whether a field's type is `Clone` cannot be read from
+/// its tokens, and a `Clone` bound on the impl would take `Message` away from the structs
+/// whose fields are not: each field is probed instead (see `__private::Probe`), which the
+/// generated code can do because it names the fields' concrete types. So a struct duplicates
+/// when all its fields can, whether or not it derives `Clone`.
+fn duplicate(message: &Message) -> TokenStream {
+    let name = &message.name;
+    let fields: Vec<_> = message.fields().map(|field| &field.name).collect();
+    let body = if fields.is_empty() {
+        quote!(::core::option::Option::Some(#name))
+    } else {
+        // Imported only here: every field's call uses it, so it is never an unused import.
+        quote! {
+            use ::snowglobe::__private::MaybeClone as _;
+            ::core::option::Option::Some(#name {
+                #( #fields: ::snowglobe::__private::Probe(&self.#fields).maybe_clone()?, )*
+            })
+        }
+    };
+    quote! {
+        fn duplicate(&self) -> ::core::option::Option<Self> {
+            #body
         }
     }
 }
