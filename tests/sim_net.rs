@@ -578,3 +578,76 @@ fn a_mermaid_diagram_shows_the_hops_between_nodes() {
     );
     assert!(lines.contains(&"Note over n3: t=0.020s crash"), "{diagram}");
 }
+
+/// Applies each idempotency key once, however often it arrives.
+#[derive(Actor, Default)]
+struct Once {
+    applied: u64,
+}
+
+#[messages]
+impl Once {
+    #[message(idempotent)]
+    fn apply(&mut self, key: u64) -> u64 {
+        self.applied += 1;
+        key
+    }
+
+    #[message]
+    fn applied(&self) -> u64 {
+        self.applied
+    }
+}
+
+/// Tells `Once` from its node.
+#[derive(Actor)]
+struct OnceSender {
+    to: ActorRef<Once>,
+}
+
+#[messages]
+impl OnceSender {
+    #[message]
+    async fn apply_all(&mut self, n: u64) {
+        for key in 0..n {
+            self.to.apply(key).tell().await.unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_duplicating_link_delivers_twice_and_an_idempotent_handler_applies_once() {
+    let mut sim = Simulation::with_seed(91).link(Link::new().duplicate(1.0));
+    let (got, applied, stats) = sim
+        .run(|system| async move {
+            let world = World::of(&system).unwrap();
+            let a = world.node("a");
+            let b = world.node("b");
+            let sink = b.system().spawn(Sink::default()).unwrap();
+            let once = b.system().spawn(Once::default()).unwrap();
+            let sender = a.system().spawn(Sender { to: sink.clone() }).unwrap();
+            let once_sender = a.system().spawn(OnceSender { to: once.clone() }).unwrap();
+            sender.burst(0, 10).await.unwrap();
+            once_sender.apply_all(10).await.unwrap();
+            system.sleep(SECOND).await;
+            (
+                sink.got().await.unwrap(),
+                once.applied().await.unwrap(),
+                world.stats(),
+            )
+        })
+        .unwrap();
+    let mut sorted = got.clone();
+    sorted.sort_unstable();
+    let twice: Vec<u64> = (0..10).flat_map(|i| [i, i]).collect();
+    assert_eq!(sorted, twice, "every message arrived twice");
+    assert_eq!(applied, 10, "each key applied once");
+    assert_eq!(stats.duplicated, 20);
+    let duplicates = sim
+        .trace()
+        .events()
+        .iter()
+        .filter(|e| e.kind == TraceKind::Duplicate)
+        .count();
+    assert_eq!(duplicates, 20);
+}

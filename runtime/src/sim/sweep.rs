@@ -155,6 +155,56 @@ impl Simulation {
         Fut: Future<Output = Result<(), E>>,
         E: Send,
     {
+        Simulation::sweep_runs(seeds, threads, |seed| {
+            let mut sim = Simulation {
+                seed,
+                fifo: self.fifo,
+                link: self.link,
+                trace: Trace::default(),
+                invariants: self.invariants.clone(),
+                eventually: self.eventually.clone(),
+            };
+            match sim.run(&scenario) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(SweepError::Scenario(error)),
+                Err(error) => Err(SweepError::Simulation(error)),
+            }
+        })
+    }
+
+    /// The most general sweep: `run` runs one seed however it likes (builds its own
+    /// simulation, with checks that read state of that run only, runs it, looks at the
+    /// trace) and says whether it passed. Seeds go to `threads` threads at once (at least
+    /// one); a panic in `run` counts as a failure of that seed. With [`SEED_VAR`] set, only
+    /// that seed runs.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::Duration;
+    /// use snowglobe_runtime::sim::{Simulation, SweepError};
+    ///
+    /// let report = Simulation::sweep_runs(0..50, 2, |seed| {
+    ///     // State of this run alone, read by its invariant.
+    ///     let waited = Arc::new(AtomicU64::new(0));
+    ///     let check = waited.clone();
+    ///     let mut sim = Simulation::with_seed(seed)
+    ///         .invariant("waits stay short", move || check.load(Ordering::Relaxed) < 90);
+    ///     sim.run(|system| async move {
+    ///         let ms = system.random_u64() % 100;
+    ///         waited.store(ms, Ordering::Relaxed);
+    ///         system.sleep(Duration::from_millis(ms)).await;
+    ///     })
+    ///     .map_err(SweepError::<()>::Simulation)
+    /// });
+    /// assert_eq!(report.runs, 50);
+    /// assert!(!report.passed()); // about one seed in ten draws 90 or more
+    /// ```
+    pub fn sweep_runs<F, E>(seeds: Range<u64>, threads: usize, run: F) -> SweepReport<E>
+    where
+        F: Fn(u64) -> Result<(), SweepError<E>> + Sync,
+        E: Send,
+    {
         let seeds = match std::env::var(SEED_VAR)
             .ok()
             .as_deref()
@@ -172,27 +222,27 @@ impl Simulation {
                 if seed >= seeds.end {
                     return;
                 }
-                let mut sim = Simulation {
-                    seed,
-                    fifo: self.fifo,
-                    link: self.link,
-                    trace: Trace::default(),
-                    invariants: self.invariants.clone(),
-                    eventually: self.eventually.clone(),
-                };
-                let outcome = catch_unwind(AssertUnwindSafe(|| sim.run(&scenario)));
-                let error = match outcome {
-                    Ok(Ok(Ok(()))) => continue,
-                    Ok(Ok(Err(error))) => SweepError::Scenario(error),
-                    Ok(Err(error)) => SweepError::Simulation(error),
+                let error = match catch_unwind(AssertUnwindSafe(|| run(seed))) {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(error)) => error,
                     Err(payload) => SweepError::Panicked(PanicMessage::from_payload(&*payload)),
                 };
                 failures.lock().push(SweepFailure { seed, error });
             }
         };
+        // The workers carry the caller's name (inside `cargo test`, the test's), so that a
+        // failure's command names the test to repeat.
+        let name = std::thread::current().name().map(str::to_owned);
         std::thread::scope(|scope| {
             for _ in 1..threads.max(1) {
-                scope.spawn(work);
+                let mut builder = std::thread::Builder::new();
+                if let Some(name) = &name {
+                    builder = builder.name(name.clone());
+                }
+                if builder.spawn_scoped(scope, work).is_err() {
+                    // No thread to be had: this one does the work alone.
+                    break;
+                }
             }
             work();
         });
