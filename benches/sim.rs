@@ -9,6 +9,12 @@
 //!   the asker), so this line shows the executor's cost per task switch.
 //! - `timer_hour`: one virtual hour of a once-a-second `send_interval` (3,600 ticks, each a
 //!   timer on the virtual clock, a tell and a handler); idle time between ticks costs nothing.
+//! - `network_tells_100k`: the same 100,000 tells, but from an actor on one simulated node
+//!   to an actor on another: each message crosses the network model (its fate drawn, a
+//!   delivery task on virtual time, send and deliver recorded in the trace).
+//! - `shop_ten_minutes`: one seed of the `sim_shop` example (600 orders over three nodes,
+//!   1–50 ms latency, 1 % loss, a partition, a crash and restart, its checks after every
+//!   step), then idle to ten minutes of virtual time.
 //!
 //! ```text
 //! cargo bench --bench sim
@@ -16,8 +22,12 @@
 
 use std::time::Duration;
 
+#[path = "../examples/sim_shop/services.rs"]
+#[allow(dead_code)] // the bench uses the scenario, not the example's reporting
+mod services;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use snowglobe::sim::Simulation;
+use snowglobe::sim::{Simulation, World};
 use snowglobe::{Actor, ActorRef, BoxError, Context, messages};
 use tokio::sync::oneshot;
 
@@ -106,6 +116,41 @@ fn tells(c: &mut Criterion) {
                 })
                 .expect("simulation run");
             assert_eq!(count, TELLS);
+        });
+    });
+    group.bench_function("network_tells_100k", |b| {
+        b.iter(|| {
+            let mut sim = Simulation::with_seed(1);
+            let count = sim
+                .run(|system| async move {
+                    let world = World::of(&system).expect("a simulation");
+                    let (a, b) = (world.node("a"), world.node("b"));
+                    let sink = b.system().spawn(Sink::default()).expect("spawn sink");
+                    let source = a
+                        .system()
+                        .spawn(Source { sink: sink.clone() })
+                        .expect("spawn source");
+                    source.burst(TELLS).await.expect("burst");
+                    // The last message lands 1 ms after it left.
+                    system.sleep(Duration::from_millis(2)).await;
+                    sink.count().await.expect("count")
+                })
+                .expect("simulation run");
+            assert_eq!(count, TELLS);
+        });
+    });
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("shop_ten_minutes", |b| {
+        b.iter(|| {
+            let outcome = services::Outcome::default();
+            let mut sim = services::simulation(8431, &outcome);
+            let run = outcome.clone();
+            sim.run(move |system| async move {
+                services::scenario(system.clone(), services::Keys::OnDisk, run).await;
+                let ten_minutes = snowglobe::Instant::ZERO + Duration::from_secs(600);
+                system.sleep(ten_minutes - system.now()).await;
+            })
+            .expect("the fixed shop passes");
         });
     });
     group.throughput(Throughput::Elements(ASKS));

@@ -630,9 +630,10 @@ impl Drop for Running {
         // The nodes' systems hold the executor: let them go.
         let nodes = std::mem::take(&mut *self.0.core.nodes.lock());
         drop(nodes);
-        // Replies the network lost were kept so that their askers time out; they go now.
-        let limbo = self.0.core.net.lock().take_limbo();
-        drop(limbo);
+        // What the network held (replies kept so that their askers time out, messages on their
+        // way) goes now.
+        let leftovers = self.0.core.net.lock().take_leftovers();
+        drop(leftovers);
         crate::message::leave_simulated_ids(self.1);
     }
 }

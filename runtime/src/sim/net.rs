@@ -9,16 +9,21 @@
 //! unanswered until the run ends: like a real caller, the asker learns nothing and times out.
 
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
+use super::clock::SimSleep;
 use super::executor::{NodeClock, NodeStatus, SimRt};
 use super::trace::{Note, TraceEvent, TraceKind};
 use crate::address::sealed::Sealed;
-use crate::message::{Failure, Headers, Message, ReplyTo, dropping_with};
+use crate::message::{Failure, Headers, Message, ReplyReceiver, ReplyTo, dropping_with};
 use crate::supervision::DeadLetterReason;
 use crate::system::{Instant, duration_nanos};
 
@@ -245,6 +250,8 @@ pub(crate) struct Net {
     incarnation: Vec<u32>,
     /// Reply slots of lost messages, kept unanswered so that their askers time out.
     limbo: Vec<Box<dyn Any + Send>>,
+    /// Per directed link, the messages on their way.
+    queues: BTreeMap<(u32, u32), Arc<LinkQueue>>,
     stats: NetStats,
 }
 
@@ -259,6 +266,7 @@ impl Net {
             last: BTreeMap::new(),
             incarnation: vec![0, 0],
             limbo: Vec::new(),
+            queues: BTreeMap::new(),
             stats: NetStats::default(),
         }
     }
@@ -310,8 +318,14 @@ impl Net {
         self.stats
     }
 
-    pub(super) fn take_limbo(&mut self) -> Vec<Box<dyn Any + Send>> {
-        std::mem::take(&mut self.limbo)
+    /// What the network still holds at the end of a run (kept reply slots, messages on
+    /// their way), to be dropped outside the lock: it holds addresses, and through them the
+    /// systems and the executor.
+    pub(super) fn take_leftovers(&mut self) -> Box<dyn Any + Send> {
+        Box::new((
+            std::mem::take(&mut self.limbo),
+            std::mem::take(&mut self.queues),
+        ))
     }
 
     /// Decides a message's fate as it leaves `from` for `to` at `now`.
@@ -468,35 +482,37 @@ pub(crate) fn send<M, E>(
             copy,
             incarnation,
         } => {
-            let network = rt.network();
-            if let Some(copy_at) = copy
-                && let Some(twin) = msg.duplicate()
-            {
-                rt.count(|s| s.duplicated += 1);
-                rt.record_message(TraceKind::Duplicate, tag, from, to, false, Note::None);
-                let journey = Journey {
-                    rt: network.clone(),
-                    from,
-                    to,
-                    incarnation,
-                    tag,
-                };
-                drop(network.spawn(journey.travel(
-                    target.clone(),
-                    headers,
-                    twin,
-                    ReplyTo::none(),
-                    copy_at,
-                )));
-            }
-            let journey = Journey {
-                rt: network.clone(),
+            let hop = Hop {
+                rt: rt.network(),
                 from,
                 to,
                 incarnation,
                 tag,
             };
-            drop(network.spawn(journey.travel(target.clone(), headers, msg, reply, at)));
+            if let Some(copy_at) = copy
+                && let Some(twin) = msg.duplicate()
+            {
+                rt.count(|s| s.duplicated += 1);
+                rt.record_message(TraceKind::Duplicate, tag, from, to, false, Note::None);
+                let copy = Arrival {
+                    hop: hop.clone(),
+                    target: target.clone(),
+                    headers,
+                    msg: Some(twin),
+                    reply: Some(ReplyTo::none()),
+                    checked: false,
+                };
+                rt.enqueue(from, to, copy_at, Box::new(copy));
+            }
+            let arrival = Arrival {
+                hop,
+                target: target.clone(),
+                headers,
+                msg: Some(msg),
+                reply: Some(reply),
+                checked: false,
+            };
+            rt.enqueue(from, to, at, Box::new(arrival));
         }
     }
 }
@@ -509,8 +525,16 @@ fn keep_unanswered<R: Send + 'static>(rt: &SimRt, reply: ReplyTo<R>) {
     }
 }
 
-/// One message's way over the network, and its reply's way back.
-struct Journey {
+/// What a link delivers when its time comes: a message into a mailbox, or a reply to its
+/// asker. Polled by the link's pump until it is done (a full mailbox holds the link up, as a
+/// connection's receive window would).
+trait Delivery: Send {
+    fn poll_deliver(&mut self, cx: &mut TaskContext<'_>) -> Poll<()>;
+}
+
+/// One hop of a message: the link, the receiving node's life it was sent to, the trace tag.
+#[derive(Clone)]
+struct Hop {
     /// The network's seam (tasks of no node).
     rt: SimRt,
     from: u32,
@@ -519,87 +543,304 @@ struct Journey {
     tag: Tag,
 }
 
-impl Journey {
-    async fn travel<M, E>(
-        self,
-        target: E,
-        headers: Headers,
-        msg: M,
-        reply: ReplyTo<M::Reply>,
-        at: u64,
-    ) where
-        M: Message,
-        E: Sealed<M>,
-    {
-        let Journey {
-            rt,
-            from,
-            to,
-            incarnation,
-            tag,
-        } = self;
-        rt.sleep_until_true(Instant::from_nanos(at)).await;
-        if let Err(note) = rt.arrival(from, to, incarnation) {
-            rt.count(|s| s.dropped += 1);
-            rt.record_message(TraceKind::Drop, tag, from, to, false, note);
-            keep_unanswered(&rt, reply);
-            return;
+impl Hop {
+    /// Whether the message may land now; records and counts the drop when not.
+    fn lands(&self, reply: bool) -> bool {
+        match self.rt.arrival(self.from, self.to, self.incarnation) {
+            Ok(()) => true,
+            Err(note) => {
+                self.rt.count(|s| s.dropped += 1);
+                self.rt
+                    .record_message(TraceKind::Drop, self.tag, self.from, self.to, reply, note);
+                false
+            }
         }
+    }
+
+    fn delivered(&self, reply: bool) {
+        self.rt.count(|s| s.delivered += 1);
+        self.rt.record_message(
+            TraceKind::Deliver,
+            self.tag,
+            self.from,
+            self.to,
+            reply,
+            Note::None,
+        );
+    }
+}
+
+/// A message arriving at its receiver's node.
+struct Arrival<M: Message, E> {
+    hop: Hop,
+    target: E,
+    headers: Headers,
+    msg: Option<M>,
+    reply: Option<ReplyTo<M::Reply>>,
+    /// The node and the link were checked on arrival.
+    checked: bool,
+}
+
+impl<M: Message, E: Sealed<M>> Delivery for Arrival<M, E> {
+    fn poll_deliver(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        if !self.checked {
+            self.checked = true;
+            if !self.hop.lands(false) {
+                if let Some(reply) = self.reply.take() {
+                    keep_unanswered(&self.hop.rt, reply);
+                }
+                return Poll::Ready(());
+            }
+        }
+        let reserved = match self.target.poll_reserve(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(reserved) => reserved,
+        };
+        let (Some(msg), Some(reply)) = (self.msg.take(), self.reply.take()) else {
+            return Poll::Ready(());
+        };
+        // An ask's answer comes back over the network: the receiver answers into a slot of
+        // the network's, and a task carries the answer home.
         let (slot, answer) = if reply.wants_reply() {
             let (slot, answer) = ReplyTo::channel();
             (slot, Some(answer))
         } else {
             (ReplyTo::none(), None)
         };
-        // Waits for room, as a connection's receive window would.
-        match poll_fn(|cx| target.poll_reserve(cx)).await {
+        match reserved {
             Ok(reserved) => {
-                rt.count(|s| s.delivered += 1);
-                rt.record_message(TraceKind::Deliver, tag, from, to, false, Note::None);
-                target.push(reserved, headers, msg, slot);
+                self.hop.delivered(false);
+                self.target.push(reserved, self.headers, msg, slot);
             }
             Err(_) => {
                 // The receiver stopped: the message is a dead letter there, and an ask learns
-                // it through the reply below, which travels back like any answer.
-                rt.count(|s| s.dropped += 1);
-                rt.record_message(TraceKind::Drop, tag, from, to, false, Note::Closed);
-                target
-                    .core()
-                    .dead_letter(tag.label, headers, DeadLetterReason::ActorStopped);
+                // it from the answer, which travels back like any other.
+                let hop = &self.hop;
+                hop.rt.count(|s| s.dropped += 1);
+                hop.rt.record_message(
+                    TraceKind::Drop,
+                    hop.tag,
+                    hop.from,
+                    hop.to,
+                    false,
+                    Note::Closed,
+                );
+                self.target.core().dead_letter(
+                    hop.tag.label,
+                    self.headers,
+                    DeadLetterReason::ActorStopped,
+                );
                 dropping_with(Failure::NotHandled, || drop((msg, slot)));
             }
         }
-        let Some(answer) = answer else { return };
-        let outcome = answer.await.unwrap_or(Err(Failure::Dropped));
-        // The answer leaves only a node that has not crashed since.
-        let answered = rt.arrival(to, to, incarnation).is_ok();
-        if !answered {
-            keep_unanswered(&rt, reply);
-            return;
+        if let Some(answer) = answer {
+            let hop = self.hop.clone();
+            drop(self.hop.rt.spawn(answer_back(hop, answer, reply)));
         }
-        let home = rt.core.net.lock().incarnation(from);
-        match rt.route(to, from) {
-            Fate::Dropped(note) => {
-                rt.record_message(TraceKind::Drop, tag, to, from, true, note);
-                keep_unanswered(&rt, reply);
-            }
-            Fate::Delivered { at, .. } => {
-                rt.record_message(TraceKind::Send, tag, to, from, true, Note::None);
-                rt.sleep_until_true(Instant::from_nanos(at)).await;
-                match rt.arrival(to, from, home) {
-                    Ok(()) => {
-                        rt.count(|s| s.delivered += 1);
-                        rt.record_message(TraceKind::Deliver, tag, to, from, true, Note::None);
-                        reply.forward(outcome);
-                    }
-                    Err(note) => {
-                        rt.count(|s| s.dropped += 1);
-                        rt.record_message(TraceKind::Drop, tag, to, from, true, note);
-                        keep_unanswered(&rt, reply);
-                    }
+        Poll::Ready(())
+    }
+}
+
+/// Waits for the receiver's answer and puts it on the reverse link.
+async fn answer_back<R: Send + 'static>(hop: Hop, answer: ReplyReceiver<R>, reply: ReplyTo<R>) {
+    let outcome = answer.await.unwrap_or(Err(Failure::Dropped));
+    let Hop {
+        rt,
+        from,
+        to,
+        incarnation,
+        tag,
+    } = hop;
+    // The answer leaves only a node that has not crashed since the message landed.
+    if rt.arrival(to, to, incarnation).is_err() {
+        keep_unanswered(&rt, reply);
+        return;
+    }
+    match rt.route(to, from) {
+        Fate::Dropped(note) => {
+            rt.record_message(TraceKind::Drop, tag, to, from, true, note);
+            keep_unanswered(&rt, reply);
+        }
+        Fate::Delivered {
+            at,
+            incarnation: home,
+            ..
+        } => {
+            rt.record_message(TraceKind::Send, tag, to, from, true, Note::None);
+            let back = Hop {
+                rt: rt.clone(),
+                from: to,
+                to: from,
+                incarnation: home,
+                tag,
+            };
+            let answer = Answer {
+                hop: back,
+                reply: Some(reply),
+                outcome: Some(outcome),
+            };
+            rt.enqueue(to, from, at, Box::new(answer));
+        }
+    }
+}
+
+/// An answer arriving at its asker's node.
+struct Answer<R: Send + 'static> {
+    hop: Hop,
+    reply: Option<ReplyTo<R>>,
+    outcome: Option<Result<R, Failure>>,
+}
+
+impl<R: Send + 'static> Delivery for Answer<R> {
+    fn poll_deliver(&mut self, _cx: &mut TaskContext<'_>) -> Poll<()> {
+        let (Some(reply), Some(outcome)) = (self.reply.take(), self.outcome.take()) else {
+            return Poll::Ready(());
+        };
+        if self.hop.lands(true) {
+            self.hop.delivered(true);
+            reply.forward(outcome);
+        } else {
+            keep_unanswered(&self.hop.rt, reply);
+        }
+        Poll::Ready(())
+    }
+}
+
+/// A directed link's messages on their way, by arrival time (then by the order they were
+/// sent), and its pump's waker.
+#[derive(Default)]
+struct LinkQueue {
+    inner: Mutex<LinkInner>,
+}
+
+#[derive(Default)]
+struct LinkInner {
+    /// Messages in arrival order: on a link that keeps order, every message goes here.
+    in_order: VecDeque<Pending>,
+    /// Messages that arrive before one already queued (a reordering link, a duplicate).
+    early: BinaryHeap<Reverse<Pending>>,
+    sent: u64,
+    /// The pump, waiting for the head to change.
+    waker: Option<Waker>,
+}
+
+impl LinkInner {
+    /// When the next message arrives.
+    fn head(&self) -> Option<u64> {
+        let ordered = self.in_order.front().map(|p| (p.at, p.seq));
+        let early = self.early.peek().map(|Reverse(p)| (p.at, p.seq));
+        match (ordered, early) {
+            (Some(a), Some(b)) => Some(a.min(b).0),
+            (a, b) => a.or(b).map(|(at, _)| at),
+        }
+    }
+
+    /// Takes the next message to arrive.
+    fn pop(&mut self) -> Option<Pending> {
+        let ordered = self.in_order.front().map(|p| (p.at, p.seq));
+        let early = self.early.peek().map(|Reverse(p)| (p.at, p.seq));
+        match (ordered, early) {
+            (Some(a), Some(b)) if b < a => self.early.pop().map(|Reverse(p)| p),
+            (Some(_), _) => self.in_order.pop_front(),
+            (None, _) => self.early.pop().map(|Reverse(p)| p),
+        }
+    }
+}
+
+struct Pending {
+    at: u64,
+    seq: u64,
+    delivery: Box<dyn Delivery>,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+impl SimRt {
+    /// Queues `delivery` on the link `from` → `to` for `at`; the link's pump (started with
+    /// the link's first message) delivers it then.
+    fn enqueue(&self, from: u32, to: u32, at: u64, delivery: Box<dyn Delivery>) {
+        let (queue, new) = {
+            let mut net = self.core.net.lock();
+            match net.queues.get(&(from, to)) {
+                Some(queue) => (queue.clone(), false),
+                None => {
+                    let queue = Arc::new(LinkQueue::default());
+                    net.queues.insert((from, to), queue.clone());
+                    (queue, true)
                 }
             }
+        };
+        if new {
+            drop(self.network().spawn(pump(self.network(), queue.clone())));
         }
+        let waker = {
+            let mut inner = queue.inner.lock();
+            let seq = inner.sent;
+            inner.sent += 1;
+            // The pump needs waking only when this message is the new head.
+            let head = inner.head().is_none_or(|first| at < first);
+            let pending = Pending { at, seq, delivery };
+            if inner.in_order.back().is_none_or(|last| last.at <= at) {
+                inner.in_order.push_back(pending);
+            } else {
+                inner.early.push(Reverse(pending));
+            }
+            if head { inner.waker.take() } else { None }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A link's pump: one task per directed link delivers every message on it in arrival order,
+/// each at its time on the virtual clock.
+async fn pump(rt: SimRt, queue: Arc<LinkQueue>) {
+    let mut timer: Option<(u64, SimSleep)> = None;
+    loop {
+        let mut delivery = poll_fn(|cx| {
+            loop {
+                let mut inner = queue.inner.lock();
+                let Some(at) = inner.head() else {
+                    inner.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                };
+                if at <= rt.core.now_nanos() {
+                    let Some(due) = inner.pop() else {
+                        continue;
+                    };
+                    return Poll::Ready(due.delivery);
+                }
+                inner.waker = Some(cx.waker().clone());
+                drop(inner);
+                if timer.as_ref().is_none_or(|(armed, _)| *armed != at) {
+                    timer = Some((at, rt.sleep_until_true(Instant::from_nanos(at))));
+                }
+                let Some((_, sleep)) = timer.as_mut() else {
+                    return Poll::Pending;
+                };
+                if std::pin::Pin::new(sleep).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await;
+        poll_fn(|cx| delivery.poll_deliver(cx)).await;
     }
 }
 
