@@ -265,6 +265,68 @@
 //! assert_eq!(beats, 3600);
 //! ```
 //!
+//! Put services on simulated machines with [`sim::World`]: between [`sim::Node`]s every
+//! message crosses a network whose [`sim::Link`]s add latency and lose, duplicate or reorder
+//! messages; partitions cut links, and nodes crash, restart and pause, all on virtual time
+//! and drawn from the seed. The trace records every hop, and
+//! [`Simulation::eventually`](sim::Simulation::eventually) checks what must hold once the
+//! faults are over:
+//!
+//! ```
+//! use std::time::Duration;
+//! use snowglobe::sim::{Latency, Link, Simulation, World};
+//! use snowglobe::{Actor, ActorRef, ChildSpec, messages};
+//!
+//! #[derive(Actor, Default)]
+//! struct Ledger {
+//!     entries: u32,
+//! }
+//!
+//! #[messages]
+//! impl Ledger {
+//!     #[message]
+//!     fn post(&mut self) -> u32 {
+//!         self.entries += 1;
+//!         self.entries
+//!     }
+//! }
+//!
+//! #[derive(Actor)]
+//! struct Clerk {
+//!     ledger: ActorRef<Ledger>,
+//! }
+//!
+//! #[messages]
+//! impl Clerk {
+//!     /// Posts from the clerk's machine, giving up after 200 ms.
+//!     #[message]
+//!     async fn post_one(&mut self) -> bool {
+//!         self.ledger.post().timeout(Duration::from_millis(200)).await.is_ok()
+//!     }
+//! }
+//!
+//! let ms = Duration::from_millis;
+//! let link = Link::new().latency(Latency::uniform(ms(1), ms(50)));
+//! let mut sim = Simulation::with_seed(8431).link(link);
+//! sim.run(|system| async move {
+//!     let world = World::of(&system).unwrap();
+//!     let front = world.node("front");
+//!     let books = world.node("books");
+//!     let ledger = books.spawn_root(ChildSpec::new(Ledger::default)).unwrap();
+//!     let clerk = front.system().spawn(Clerk { ledger }).unwrap();
+//!     assert!(clerk.post_one().await.unwrap());
+//!     world.partition(&[&front], &[&books]);
+//!     assert!(!clerk.post_one().await.unwrap(), "cut off: the ask times out");
+//!     world.heal();
+//!     books.crash(); // the ledger's memory is lost...
+//!     books.restart(); // ...and it starts again from its factory, at the same address
+//!     assert!(clerk.post_one().await.unwrap());
+//! })
+//! .unwrap();
+//! let start = snowglobe::Instant::ZERO;
+//! println!("{}", sim.trace().to_mermaid(start, start + Duration::from_secs(1)));
+//! ```
+//!
 //! ## Names
 //!
 //! Spawn a service under a name ([`SpawnOptions::name`]) and find it elsewhere with
