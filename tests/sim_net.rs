@@ -651,3 +651,29 @@ fn a_duplicating_link_delivers_twice_and_an_idempotent_handler_applies_once() {
         .count();
     assert_eq!(duplicates, 20);
 }
+
+#[test]
+fn invariants_checked_every_n_steps_are_caught_late_but_caught() {
+    let broken_at = |every: u32| {
+        let count = Arc::new(AtomicU64::new(0));
+        let check = count.clone();
+        let result = Simulation::with_seed(3)
+            .invariant("fewer than five ticks", move || {
+                check.load(Ordering::Relaxed) < 5
+            })
+            .check_every(every)
+            .run(|system| async move {
+                for _ in 0..10 {
+                    count.fetch_add(1, Ordering::Relaxed);
+                    system.sleep(SECOND).await;
+                }
+            });
+        match result {
+            Err(SimError::Invariant { at, .. }) => at,
+            other => panic!("expected a broken invariant, got {other:?}"),
+        }
+    };
+    assert_eq!(broken_at(1), Instant::ZERO + 4 * SECOND);
+    // Checked only when the scenario ends: still reported, ten seconds in.
+    assert_eq!(broken_at(1_000_000), Instant::ZERO + 10 * SECOND);
+}

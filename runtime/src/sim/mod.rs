@@ -116,6 +116,7 @@ pub struct Simulation {
     trace: Trace,
     invariants: Vec<Invariant>,
     eventually: Vec<Eventually>,
+    check_every: u32,
 }
 
 impl Simulation {
@@ -160,6 +161,7 @@ impl Simulation {
             trace: Trace::default(),
             invariants: Vec::new(),
             eventually: Vec::new(),
+            check_every: 1,
         }
     }
 
@@ -289,6 +291,24 @@ impl Simulation {
         self
     }
 
+    /// Checks the invariants after every `steps` steps instead of after each one (and always
+    /// when the scenario's future ends): for invariants too costly to evaluate millions of
+    /// times. A broken invariant is then reported up to `steps - 1` steps late. 0 counts as 1.
+    ///
+    /// ```
+    /// use snowglobe_runtime::sim::Simulation;
+    ///
+    /// let sim = Simulation::with_seed(1)
+    ///     .invariant("the ledger balances", || true)
+    ///     .check_every(100);
+    /// # let _ = sim;
+    /// ```
+    #[must_use]
+    pub fn check_every(mut self, steps: u32) -> Simulation {
+        self.check_every = steps.max(1);
+        self
+    }
+
     /// The link between every two nodes, unless the run sets another
     /// ([`World::set_link`]). The default is [`Link::new`]: 1 ms, nothing lost.
     ///
@@ -362,6 +382,9 @@ impl Simulation {
         }
         let rt = SimRt::new(self.seed, self.fifo);
         rt.core.net.lock().set_default(self.link);
+        rt.core
+            .check_every
+            .store(self.check_every, std::sync::atomic::Ordering::Relaxed);
         let system = System::builder().build_simulated(rt.clone());
         let world = World::of(&system);
         let run = scenario(system.clone());

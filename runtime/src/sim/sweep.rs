@@ -163,6 +163,7 @@ impl Simulation {
                 trace: Trace::default(),
                 invariants: self.invariants.clone(),
                 eventually: self.eventually.clone(),
+                check_every: self.check_every,
             };
             match sim.run(&scenario) {
                 Ok(Ok(())) => Ok(()),
