@@ -736,3 +736,43 @@ fn concurrent_callers_never_exceed_the_trial_calls() {
         }
     }
 }
+
+/// A closed breaker with a full count window records good calls later, in a batch, without
+/// its lock: the batch must land before the next failure is weighed, or the window would
+/// hold the wrong calls when the rate is computed.
+#[tokio::test(start_paused = true)]
+async fn good_calls_recorded_late_still_come_before_the_next_failure() {
+    let system = System::new();
+    let breaker = breaker(&system, config(SlidingWindow::Count(10), 10));
+    let mut steps = Vec::new();
+    // Full window, good calls first, then 40 % failures: closed, and settled.
+    steps.extend([(Ok, Closed); 6]);
+    steps.extend([(Fail, Closed); 4]);
+    // Six good calls push the first six out (deferred: the lock is not taken).
+    steps.extend([(Ok, Closed); 6]);
+    // Each failure now replaces one of the four: the fifth makes five in ten and opens it.
+    // Had the six good calls not landed first, the first failure would have replaced a
+    // good call and opened it at once.
+    steps.extend([(Fail, Closed); 4]);
+    steps.push((Fail, Open));
+    run(&breaker, &steps).await;
+    let metrics = breaker.metrics();
+    assert_eq!((metrics.buffered_calls, metrics.failed_calls), (10, 5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn deferred_good_calls_show_in_the_metrics_and_a_long_run_stays_exact() {
+    let system = System::new();
+    let breaker = breaker(&system, config(SlidingWindow::Count(100), 100));
+    for i in 0..10_000u32 {
+        let permit = breaker.try_acquire().unwrap();
+        if i % 10 == 0 {
+            permit.failure(FailureKind::Timeout);
+        } else {
+            permit.success();
+        }
+    }
+    let metrics = breaker.metrics();
+    assert_eq!(metrics.state, Closed);
+    assert_eq!((metrics.buffered_calls, metrics.failed_calls), (100, 10));
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::config::CircuitBreakerConfig;
-use super::state::{BreakerState, pack};
+use super::state::{BreakerState, SETTLED, pack};
 use super::window::{Outcome, Totals, Window};
 use crate::Instant;
 
@@ -68,9 +68,35 @@ impl Machine {
         }
     }
 
-    /// The state and epoch, packed for the lock-free readers.
+    /// The state and epoch, packed for the lock-free readers, with [`SETTLED`] when good
+    /// calls may be recorded later.
     pub(super) fn word(&self) -> u64 {
-        pack(self.state, self.epoch)
+        let settled = self.state == BreakerState::Closed && self.window.is_full_count();
+        pack(self.state, self.epoch) | if settled { SETTLED } else { 0 }
+    }
+
+    /// The machine's epoch if its low 32 bits are `tag`, else one that matches nothing.
+    pub(super) fn epoch_matching(&self, tag: u64) -> u64 {
+        if self.epoch & 0xffff_ffff == tag {
+            self.epoch
+        } else {
+            u64::MAX
+        }
+    }
+
+    /// Records `calls` good calls of `epoch` that were deferred while the breaker was
+    /// settled. They cannot change the state: each replaces an outcome at least as bad.
+    pub(super) fn absorb_good_calls(&mut self, epoch: u64, calls: u64, now: Instant) {
+        if epoch != self.epoch || self.state != BreakerState::Closed {
+            return;
+        }
+        let good = Outcome {
+            failed: false,
+            slow: false,
+        };
+        for _ in 0..calls {
+            self.window.record(now, good);
+        }
     }
 
     pub(super) fn take_change(&mut self) -> Option<Change> {

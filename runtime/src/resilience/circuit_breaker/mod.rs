@@ -102,14 +102,28 @@ pub(crate) struct Core {
     /// The state and its epoch ([`state::pack`]): written under the lock, read without it so
     /// that a closed breaker grants permits without locking.
     word: AtomicU64,
+    /// Good calls of a settled breaker not yet in the window: the epoch's low 32 bits, then a
+    /// count. Folded into the window under the lock before anything else happens there.
+    deferred: AtomicU64,
     not_permitted: AtomicU64,
     machine: Mutex<Machine>,
 }
+
+/// Good calls deferred before the lock is taken to record them all.
+const DEFER_AT_MOST: u64 = 255;
 
 impl Core {
     /// Runs `op` under the lock, then publishes the transition it made, if any.
     fn with_machine<R>(&self, op: impl FnOnce(&mut Machine, &CircuitBreakerConfig) -> R) -> R {
         let mut machine = self.machine.lock();
+        let deferred = self.deferred.swap(0, Ordering::AcqRel);
+        if deferred & 0xffff_ffff != 0 {
+            // Deferred only while settled, which only a locked operation ends: the calls are
+            // of the machine's epoch unless the tag says otherwise. (A count window ignores
+            // the time of a call.)
+            let epoch = machine.epoch_matching(deferred >> 32);
+            machine.absorb_good_calls(epoch, deferred & 0xffff_ffff, Instant::ZERO);
+        }
         let result = op(&mut machine, &self.config);
         let word = machine.word();
         // Compared first so that recording an outcome does not write the cache line the
@@ -143,6 +157,38 @@ impl Core {
             breaker: self.config.name.clone(),
             state,
             retry_after,
+        }
+    }
+
+    /// Counts a good call of `epoch` without the lock, if the breaker is settled in that
+    /// epoch; `false` when the caller must record it under the lock.
+    #[inline]
+    pub(super) fn defer_good_call(&self, epoch: u64) -> bool {
+        let word = self.word.load(Ordering::Acquire);
+        if word & state::SETTLED == 0 || state::unpack(word).1 != epoch {
+            return false;
+        }
+        // The epoch's low 32 bits tell a batch of this epoch from a stale one.
+        let tag = (epoch & 0xffff_ffff) << 32;
+        let mut current = self.deferred.load(Ordering::Relaxed);
+        loop {
+            let next = if current & !0xffff_ffff == tag {
+                if current & 0xffff_ffff >= DEFER_AT_MOST {
+                    return false;
+                }
+                current + 1
+            } else {
+                tag | 1
+            };
+            match self.deferred.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(seen) => current = seen,
+            }
         }
     }
 
@@ -183,6 +229,7 @@ impl CircuitBreaker {
         Ok(CircuitBreaker {
             core: Arc::new(Core {
                 word: AtomicU64::new(machine.word()),
+                deferred: AtomicU64::new(0),
                 machine: Mutex::new(machine),
                 transitions: system.events().topic(),
                 system: system.clone(),

@@ -101,6 +101,9 @@ impl<C: Deref<Target = Core>> Grant<C> {
         };
         let now = core.system.now();
         let slow = now.saturating_duration_since(self.started) > core.config.slow_call_duration;
+        if !failed && !slow && !self.trial && core.defer_good_call(self.epoch) {
+            return;
+        }
         let outcome = Outcome { failed, slow };
         core.with_machine(|machine, config| machine.record(self.epoch, outcome, now, config));
     }

@@ -88,9 +88,14 @@ pub(super) const fn pack(state: BreakerState, epoch: u64) -> u64 {
     (epoch << 8) | state.code()
 }
 
-/// The inverse of [`pack`].
+/// A flag beside the state code: the breaker is closed and its count window is full, so a
+/// good call cannot change its state (it replaces an outcome at least as bad) and may be
+/// recorded later, in a batch, without the lock.
+pub(super) const SETTLED: u64 = 0x80;
+
+/// The inverse of [`pack`] (ignoring [`SETTLED`]).
 pub(super) fn unpack(word: u64) -> (BreakerState, u64) {
-    (BreakerState::from_code(word & 0xff), word >> 8)
+    (BreakerState::from_code(word & 0x7f), word >> 8)
 }
 
 #[cfg(test)]
