@@ -72,6 +72,8 @@ pub(crate) struct Core {
     pub(crate) parent: Option<Weak<dyn Node>>,
     pub(crate) children: Mutex<BTreeMap<ActorId, Arc<dyn Node>>>,
     lifecycle: AtomicU8,
+    /// Its task died and `abandon` ends it.
+    pub(crate) abandoned: std::sync::atomic::AtomicBool,
     /// Spawned from a `ChildSpec`: restartable, and a member of its supervisor's restart
     /// group.
     pub(crate) supervised: bool,
@@ -141,6 +143,10 @@ impl<A: Actor> Node for Cell<A> {
 
     fn request_stop(&self, bits: u8) {
         if self.core.lifecycle() == Lifecycle::Crashed {
+            if bits & (signal::STOP | signal::SHUTDOWN | signal::KILL) == 0 {
+                // A failure imposed by a link, a suspension: for an instance that is gone.
+                return;
+            }
             // No task runs the actor to see a signal: it ends here.
             self.queue.close();
             self.core.finish(&StopReason::Killed);
@@ -192,6 +198,7 @@ impl Core {
             parent,
             children: Mutex::new(BTreeMap::new()),
             lifecycle: AtomicU8::new(Lifecycle::Starting as u8),
+            abandoned: std::sync::atomic::AtomicBool::new(false),
             supervised,
             bulkhead,
             restarts: AtomicU32::new(0),

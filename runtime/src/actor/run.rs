@@ -603,6 +603,9 @@ async fn drain<A: Actor>(cell: &Cell<A>) {
 /// queued messages become dead letters with their asks answered, the children are killed, and
 /// the actor finishes once they have stopped, so a shutdown still waits for all of them.
 fn abandon<A: Actor>(cell: Arc<Cell<A>>, reason: StopReason) {
+    cell.core
+        .abandoned
+        .store(true, std::sync::atomic::Ordering::Release);
     cell.core.set_lifecycle(Lifecycle::Stopping);
     cell.queue.close();
     let mut cx = TaskContext::from_waker(std::task::Waker::noop());
@@ -644,7 +647,10 @@ pin_project! {
             // ended, or was abandoned after a panic, is `Stopping` or `Stopped` by now.)
             let cell = &this.cell;
             // A root of a crashed node (`Crashed`) waits for its node to restart instead.
-            if cell.core.lifecycle() < Lifecycle::Crashed {
+            let lifecycle = cell.core.lifecycle();
+            let stopping = lifecycle == Lifecycle::Stopping
+                && !cell.core.abandoned.load(std::sync::atomic::Ordering::Acquire);
+            if lifecycle < Lifecycle::Crashed || stopping {
                 tracing::warn!(actor = %cell.core.id, "actor task dropped before it ended");
                 abandon(cell.clone(), StopReason::Killed);
             }

@@ -143,9 +143,22 @@ pub(crate) fn current_node() -> u32 {
     CURRENT_NODE.with(std::cell::Cell::get)
 }
 
-/// The simulation running on this thread, if any.
+/// The simulation running on this thread, if any, as seen from the node whose task is
+/// running: a system built there joins that node.
 pub(crate) fn current() -> Option<SimRt> {
-    CURRENT.with(|c| c.borrow().clone())
+    let rt = CURRENT.with(|c| c.borrow().clone())?;
+    let node = current_node();
+    if node <= MAIN_NODE {
+        return Some(rt);
+    }
+    let on_node = rt
+        .core
+        .nodes
+        .lock()
+        .iter()
+        .find(|entry| entry.node_id() == node)
+        .map(NodeEntry::rt);
+    Some(on_node.unwrap_or(rt))
 }
 
 fn splitmix(state: &mut u64) -> u64 {
@@ -239,6 +252,19 @@ impl SimRt {
 
     pub(super) fn node_clock(&self) -> &NodeClock {
         &self.node
+    }
+
+    /// How far node `node`'s clock is ahead of the simulation's (negative: behind).
+    pub(super) fn skew_of(&self, node: u32) -> i64 {
+        if node == self.node.id {
+            return self.node.skew();
+        }
+        self.core
+            .nodes
+            .lock()
+            .iter()
+            .find(|entry| entry.node_id() == node)
+            .map_or(0, |entry| entry.rt().node.skew())
     }
 
     pub(super) fn node_status(&self, node: u32) -> NodeStatus {
@@ -366,17 +392,21 @@ impl SimRt {
             node,
             crashable,
             core: self.core.clone(),
-            future: Mutex::new((!closed).then_some(future)),
+            future: Mutex::new(None),
             queued: AtomicBool::new(!closed),
             aborted: AtomicBool::new(false),
             finished: AtomicBool::new(closed),
         });
-        if !closed {
-            let parent = sched.current;
-            self.core.record(&mut sched, TraceKind::Spawn, id, parent);
-            sched.live.insert(id, task.clone());
-            sched.ready.push_back(task.clone());
+        if closed {
+            drop(sched);
+            drop(future);
+            return task;
         }
+        *task.future.lock() = Some(future);
+        let parent = sched.current;
+        self.core.record(&mut sched, TraceKind::Spawn, id, parent);
+        sched.live.insert(id, task.clone());
+        sched.ready.push_back(task.clone());
         task
     }
 
@@ -543,7 +573,9 @@ impl SimRt {
             let waker = Waker::from(task.clone());
             let mut cx = Context::from_waker(&waker);
             match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
-                Ok(Poll::Pending) => return,
+                Ok(Poll::Pending) if !task.finished.load(Ordering::Acquire) => return,
+                // Its node crashed during the poll.
+                Ok(Poll::Pending) => None,
                 Ok(Poll::Ready(())) => Some(TraceKind::Complete),
                 // The panic hook has reported it; like tokio, the task just ends.
                 Err(_payload) => Some(TraceKind::Panic),
@@ -671,7 +703,13 @@ impl Task {
     /// executor: dropping runs the runtime's clean-up, which may spawn.
     pub(super) fn drop_future(&self) {
         self.finished.store(true, Ordering::Release);
-        let future = self.future.lock().take();
+        // The task being polled (a handler that crashed its own node) holds its future's
+        // lock: `poll_task` drops the future once the poll returns.
+        let Some(mut slot) = self.future.try_lock() else {
+            return;
+        };
+        let future = slot.take();
+        drop(slot);
         drop(future);
     }
 

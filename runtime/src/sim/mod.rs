@@ -63,6 +63,7 @@ pub(crate) use net::{Crossing, send as send_remote};
 
 use crate::actor::Core;
 use crate::message::Headers;
+use crate::system::Instant;
 use executor::MAIN_NODE;
 
 use crate::system::{Random, System};
@@ -513,6 +514,22 @@ pub fn repeat_command(seed: u64) -> String {
         }
         _ => format!("{SEED_VAR}={seed} cargo test"),
     }
+}
+
+/// Under simulation, `deadline`, read on node `from`'s clock, as node `to`'s clock reads the
+/// same instant: a policy computes an ask's deadline on its own system's clock, and the
+/// target's system times the ask out on its own, maybe skewed, clock.
+#[cold]
+#[inline(never)]
+pub(crate) fn rebase_deadline(deadline: Instant, from: u32, to: u32) -> Instant {
+    if from == 0 || from == to {
+        return deadline;
+    }
+    executor::with_current(|rt| {
+        let shift = rt.skew_of(to) - rt.skew_of(from);
+        Instant::from_nanos(deadline.as_nanos().saturating_add_signed(shift))
+    })
+    .unwrap_or(deadline)
 }
 
 /// Under simulation, what a send from the running task to `actor` (on node `to`) does:

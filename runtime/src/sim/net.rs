@@ -93,7 +93,10 @@ impl Latency {
             Latency::Fixed(d) => duration_nanos(d),
             Latency::Uniform { min, max } => {
                 let (lo, hi) = (duration_nanos(min), duration_nanos(max));
-                lo + splitmix(rng) % (hi - lo + 1)
+                match (hi - lo).checked_add(1) {
+                    Some(span) => lo + splitmix(rng) % span,
+                    None => splitmix(rng),
+                }
             }
             Latency::Exponential { min, mean } => {
                 let lo = duration_nanos(min);
@@ -227,13 +230,14 @@ fn probability(rate: f64) -> f64 {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NetStats {
-    /// Messages and replies put on a link between two nodes.
+    /// Messages and replies put on a link between two nodes, copies included.
     pub sent: u64,
     /// Of those, delivered to a mailbox or to the asker.
     pub delivered: u64,
     /// Lost: the link's loss rate, a partition, a node down, a stopped receiver.
     pub dropped: u64,
-    /// Extra copies the network made.
+    /// Extra copies the network made (counted in `sent` too). Once nothing is on its way,
+    /// `sent == delivered + dropped`.
     pub duplicated: u64,
 }
 
@@ -353,8 +357,21 @@ impl Net {
             at = at.max(last.saturating_add(1));
         }
         *last = (*last).max(at);
-        let copy = (link.duplicate > 0.0 && unit(&mut self.rng) < link.duplicate)
-            .then(|| now.saturating_add(link.latency.sample(&mut self.rng)));
+        let copy = if link.duplicate > 0.0 && unit(&mut self.rng) < link.duplicate {
+            // The copy is one more message on the link: in order unless it draws a
+            // reordering of its own.
+            let mut copy_at = now.saturating_add(link.latency.sample(&mut self.rng));
+            let overtakes = link.reorder > 0.0 && unit(&mut self.rng) < link.reorder;
+            let last = self.last.entry((from, to)).or_insert(0);
+            if !overtakes {
+                copy_at = copy_at.max(last.saturating_add(1));
+            }
+            *last = (*last).max(copy_at);
+            self.stats.sent += 1;
+            Some(copy_at)
+        } else {
+            None
+        };
         Fate::Delivered {
             at,
             copy,
@@ -529,6 +546,12 @@ fn keep_unanswered<R: Send + 'static>(rt: &SimRt, reply: ReplyTo<R>) {
 /// asker. Polled by the link's pump until it is done (a full mailbox holds the link up, as a
 /// connection's receive window would).
 trait Delivery: Send {
+    /// The actor it is for (0 for an answer, which never waits).
+    fn receiver(&self) -> u64;
+    /// Its arrival time came: checks the link and the receiving node's life. `false` when
+    /// it is dropped (and then done).
+    fn land(&mut self) -> bool;
+    /// Delivers it, waiting for mailbox room.
     fn poll_deliver(&mut self, cx: &mut TaskContext<'_>) -> Poll<()>;
 }
 
@@ -582,15 +605,24 @@ struct Arrival<M: Message, E> {
 }
 
 impl<M: Message, E: Sealed<M>> Delivery for Arrival<M, E> {
+    fn receiver(&self) -> u64 {
+        self.hop.tag.actor
+    }
+
+    fn land(&mut self) -> bool {
+        self.checked = true;
+        if self.hop.lands(false) {
+            return true;
+        }
+        if let Some(reply) = self.reply.take() {
+            keep_unanswered(&self.hop.rt, reply);
+        }
+        false
+    }
+
     fn poll_deliver(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
-        if !self.checked {
-            self.checked = true;
-            if !self.hop.lands(false) {
-                if let Some(reply) = self.reply.take() {
-                    keep_unanswered(&self.hop.rt, reply);
-                }
-                return Poll::Ready(());
-            }
+        if !self.checked && !self.land() {
+            return Poll::Ready(());
         }
         let reserved = match self.target.poll_reserve(cx) {
             Poll::Pending => return Poll::Pending,
@@ -608,6 +640,14 @@ impl<M: Message, E: Sealed<M>> Delivery for Arrival<M, E> {
             (ReplyTo::none(), None)
         };
         match reserved {
+            // The wait for room outlived the life of the node the message was for (it
+            // crashed and restarted meanwhile): the slot stays empty.
+            Ok(reserved) if !self.hop.lands(false) => {
+                drop(reserved);
+                drop((msg, slot));
+                keep_unanswered(&self.hop.rt, reply);
+                return Poll::Ready(());
+            }
             Ok(reserved) => {
                 self.hop.delivered(false);
                 self.target.push(reserved, self.headers, msg, slot);
@@ -692,6 +732,15 @@ struct Answer<R: Send + 'static> {
 }
 
 impl<R: Send + 'static> Delivery for Answer<R> {
+    fn receiver(&self) -> u64 {
+        0
+    }
+
+    fn land(&mut self) -> bool {
+        // Checked as it is handed over, below.
+        true
+    }
+
     fn poll_deliver(&mut self, _cx: &mut TaskContext<'_>) -> Poll<()> {
         let (Some(reply), Some(outcome)) = (self.reply.take(), self.outcome.take()) else {
             return Poll::Ready(());
@@ -809,39 +858,60 @@ impl SimRt {
 }
 
 /// A link's pump: one task per directed link delivers every message on it in arrival order,
-/// each at its time on the virtual clock.
+/// each at its time on the virtual clock. A message whose receiver's mailbox is full waits,
+/// and the later ones for that receiver wait behind it (order between a sender and a
+/// receiver holds), while messages for other actors go on: one full mailbox does not hold up
+/// a whole machine's traffic, replies included.
 async fn pump(rt: SimRt, queue: Arc<LinkQueue>) {
     let mut timer: Option<(u64, SimSleep)> = None;
-    loop {
-        let mut delivery = poll_fn(|cx| {
-            loop {
-                let mut inner = queue.inner.lock();
-                let Some(at) = inner.head() else {
-                    inner.waker = Some(cx.waker().clone());
-                    return Poll::Pending;
-                };
-                if at <= rt.core.now_nanos() {
-                    let Some(due) = inner.pop() else {
-                        continue;
-                    };
-                    return Poll::Ready(due.delivery);
+    let mut waiting: BTreeMap<u64, VecDeque<Box<dyn Delivery>>> = BTreeMap::new();
+    poll_fn(|cx| -> Poll<()> {
+        waiting.retain(|_, queue| {
+            while let Some(first) = queue.front_mut() {
+                if first.poll_deliver(cx).is_pending() {
+                    return true;
                 }
-                inner.waker = Some(cx.waker().clone());
-                drop(inner);
-                if timer.as_ref().is_none_or(|(armed, _)| *armed != at) {
-                    timer = Some((at, rt.sleep_until_true(Instant::from_nanos(at))));
-                }
-                let Some((_, sleep)) = timer.as_mut() else {
-                    return Poll::Pending;
-                };
-                if std::pin::Pin::new(sleep).poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
+                queue.pop_front();
             }
-        })
-        .await;
-        poll_fn(|cx| delivery.poll_deliver(cx)).await;
-    }
+            false
+        });
+        loop {
+            let mut inner = queue.inner.lock();
+            let Some(at) = inner.head() else {
+                inner.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            };
+            if at <= rt.core.now_nanos() {
+                let due = inner.pop();
+                drop(inner);
+                let Some(Pending { mut delivery, .. }) = due else {
+                    continue;
+                };
+                if !delivery.land() {
+                    continue;
+                }
+                let receiver = delivery.receiver();
+                if let Some(queue) = waiting.get_mut(&receiver) {
+                    queue.push_back(delivery);
+                } else if delivery.poll_deliver(cx).is_pending() {
+                    waiting.entry(receiver).or_default().push_back(delivery);
+                }
+                continue;
+            }
+            inner.waker = Some(cx.waker().clone());
+            drop(inner);
+            if timer.as_ref().is_none_or(|(armed, _)| *armed != at) {
+                timer = Some((at, rt.sleep_until_true(Instant::from_nanos(at))));
+            }
+            let Some((_, sleep)) = timer.as_mut() else {
+                return Poll::Pending;
+            };
+            if std::pin::Pin::new(sleep).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await;
 }
 
 impl fmt::Debug for Net {

@@ -55,6 +55,16 @@ pub(crate) struct NodeEntry {
     roots: Vec<Arc<dyn CrashRoot>>,
 }
 
+impl NodeEntry {
+    pub(crate) fn node_id(&self) -> u32 {
+        self.rt.node_id()
+    }
+
+    pub(crate) fn rt(&self) -> SimRt {
+        self.rt.clone()
+    }
+}
+
 impl World {
     /// The world `system` runs in: `None` outside a simulation.
     ///
@@ -455,8 +465,12 @@ impl Node {
             .for_each(|e| e.rt.node_clock().set_skew(nanos_i64(ahead)));
     }
 
-    /// Sets the node's clock `behind` the simulation's.
+    /// Sets the node's clock `behind` the simulation's: at most as far as the simulation
+    /// has run, since a clock does not read before zero (skew a node after some virtual
+    /// time has passed to set it further behind).
     pub fn set_clock_behind(&self, behind: Duration) {
+        let elapsed = self.world.rt.true_now().as_nanos();
+        let behind = nanos_i64(behind).min(i64::try_from(elapsed).unwrap_or(i64::MAX));
         self.world
             .rt
             .core
@@ -464,7 +478,7 @@ impl Node {
             .lock()
             .iter()
             .filter(|e| e.rt.node_id() == self.number)
-            .for_each(|e| e.rt.node_clock().set_skew(-nanos_i64(behind)));
+            .for_each(|e| e.rt.node_clock().set_skew(-behind));
     }
 }
 

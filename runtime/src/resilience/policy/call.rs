@@ -9,6 +9,7 @@ use crate::address::AskError;
 use crate::address::{Endpoint, Request};
 use crate::message::{Message, MessageId};
 use crate::resilience::FailureKind;
+use crate::sim::SimRt;
 use crate::system::Instant;
 
 /// The shortest wait before retrying an attempt that a breaker, rate limiter or
@@ -276,9 +277,17 @@ impl Policy {
                 permit.restart_clock(now);
             }
         }
+        // Under simulation the target's node may read another (skewed) clock than ours.
+        let due = match target.node() {
+            0 => attempt_deadline,
+            to => {
+                let from = system.shared().rt().sim().map_or(0, SimRt::node_id);
+                crate::sim::rebase_deadline(attempt_deadline, from, to)
+            }
+        };
         let outcome = Request::new(target, msg)
             .message_id(id)
-            .ask_until(attempt_deadline)
+            .ask_until(due)
             .await;
         match outcome {
             Ok(reply) if is_failure(&reply) => {
