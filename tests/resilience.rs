@@ -700,3 +700,56 @@ async fn retrying_an_answered_failure_asks_again_under_a_new_id() {
     assert_eq!(policy.stats().retries, 2);
     system.shutdown().await;
 }
+
+/// Slow calls through a policy are still counted once the breaker is settled (its count
+/// window full), where good calls that cannot be slow are counted without reading the
+/// clock: with a slow-call threshold under the attempt timeout, the clock is read.
+#[tokio::test(start_paused = true)]
+async fn a_settled_breaker_behind_a_policy_still_sees_slow_calls() {
+    let system = System::new();
+    let (fast, _) = slow(&system, Duration::ZERO);
+    let (sluggish, _) = slow(&system, Duration::from_secs(2));
+    let config = |slow: Duration| {
+        CircuitBreakerConfig::new("search")
+            .sliding_window(SlidingWindow::Count(4))
+            .minimum_calls(4)
+            .slow_call_duration(slow)
+            .slow_call_rate_threshold(50.0)
+    };
+    // Slow calls are those over 1 s; attempts may take 5 s.
+    let breaker = CircuitBreaker::new(&system, config(Duration::from_secs(1))).unwrap();
+    let policy = Policy::builder(&system)
+        .circuit_breaker(breaker.clone())
+        .timeout(Duration::from_secs(5))
+        .build();
+    for n in 0..4 {
+        policy.call(fast.work(n)).await.unwrap();
+    }
+    assert_eq!(
+        breaker.metrics().buffered_calls,
+        4,
+        "settled: a full window"
+    );
+    policy.call(sluggish.work(4)).await.unwrap();
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Closed,
+        "one slow call in four"
+    );
+    policy.call(sluggish.work(5)).await.unwrap();
+    assert_eq!(breaker.state(), BreakerState::Open, "two in four: 50 %");
+    assert_eq!(breaker.metrics().slow_calls, 2);
+
+    // With slow calls over 10 s and attempts cut at 5 s, no answered call can be slow.
+    let breaker = CircuitBreaker::new(&system, config(Duration::from_secs(10))).unwrap();
+    let policy = Policy::builder(&system)
+        .circuit_breaker(breaker.clone())
+        .timeout(Duration::from_secs(5))
+        .build();
+    for n in 0..8 {
+        policy.call(sluggish.work(n)).await.unwrap();
+    }
+    let metrics = breaker.metrics();
+    assert_eq!((metrics.buffered_calls, metrics.slow_calls), (4, 0));
+    system.shutdown().await;
+}

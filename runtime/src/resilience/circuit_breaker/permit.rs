@@ -79,6 +79,22 @@ impl<C: Deref<Target = Core>> Grant<C> {
         self.record(false);
     }
 
+    /// The call succeeded, its answer in before `deadline`. When even a call lasting until
+    /// the deadline would not be slow, its duration does not matter: a settled breaker then
+    /// counts it without reading the clock. (An answer can come a moment past the deadline,
+    /// before the timeout fires; such a call counts as not slow.)
+    pub(crate) fn success_by(mut self, deadline: Instant) {
+        if let Some(core) = &self.core
+            && !self.trial
+            && deadline.saturating_duration_since(self.started) < core.config.slow_call_duration
+            && core.defer_good_call(self.epoch)
+        {
+            self.core = None;
+            return;
+        }
+        self.record(false);
+    }
+
     /// Starts the call's duration at `now`: the caller waited in a local queue first.
     pub(crate) fn restart_clock(&mut self, now: Instant) {
         self.started = now;

@@ -301,7 +301,7 @@ impl Policy {
             }
             Ok(reply) => {
                 if let Some(permit) = permit {
-                    permit.success();
+                    permit.success_by(attempt_deadline);
                 }
                 Attempt {
                     result: Ok(reply),
