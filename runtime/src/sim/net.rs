@@ -543,8 +543,8 @@ fn keep_unanswered<R: Send + 'static>(rt: &SimRt, reply: ReplyTo<R>) {
 }
 
 /// What a link delivers when its time comes: a message into a mailbox, or a reply to its
-/// asker. Polled by the link's pump until it is done (a full mailbox holds the link up, as a
-/// connection's receive window would).
+/// asker. Polled by the link's pump until it is done; while a receiver's mailbox is full,
+/// its later messages wait behind, and the link's other messages go on.
 trait Delivery: Send {
     /// The actor it is for (0 for an answer, which never waits).
     fn receiver(&self) -> u64;
