@@ -33,6 +33,31 @@
 //! [`Simulation::check_determinism`] to find the first event where such a thing changed the
 //! run.
 //!
+//!
+//! # Nodes and the network
+//!
+//! [`World::node`] puts a system of its own on a simulated machine. Between nodes every send
+//! crosses the network: a [`Link`] gives it a latency and may lose, duplicate or reorder it,
+//! partitions cut links, and nodes [crash](Node::crash), restart, pause and run skewed
+//! clocks. The scenario's own system (node 1, `main`) stands outside the network, so test
+//! code reaches every node directly. What differs from messages within one process, as on a
+//! real network:
+//!
+//! - a `tell` to another node returns once the network has the message; a receiver that has
+//!   stopped makes it a dead letter there, and the sender is not told;
+//! - an ask whose request or answer is lost, or whose receiver's node is down, ends in the
+//!   asker's timeout; an ask to a stopped actor gets its failure back over the network;
+//! - a link keeps order (unless it reorders), and a full mailbox holds back only the
+//!   messages for that actor.
+//!
+//! Limits: an actor linked to a root of a crashed node fails at the crash instant, with no
+//! network delay, and watchers of a crashed root are not told (its address stays good); the
+//! runtime's own tasks on a crashed node (event-bus pumps, watch deliveries) keep running,
+//! and what they send is lost on the network; a handler that crashes its own node runs on
+//! to its next await; a skew change applies to timers armed after it; exponential latencies
+//! use floating-point logarithms, the same on one platform but not guaranteed across
+//! platforms, so a saved trace replays on the platform that recorded it.
+//!
 //! [`System`]: crate::System
 //! [`System::now`]: crate::System::now
 //! [`System::random_u64`]: crate::System::random_u64

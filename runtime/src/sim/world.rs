@@ -11,7 +11,7 @@ use super::trace::{Note, TraceEvent, TraceKind};
 use crate::actor::{Actor, CrashRoot, Root};
 use crate::address::ActorRef;
 use crate::supervision::ChildSpec;
-use crate::system::{SpawnError, System};
+use crate::system::{SpawnError, System, SystemBuilder};
 
 /// The simulated world a [`Simulation`](super::Simulation) runs: its nodes, the network
 /// between them, and the faults.
@@ -102,6 +102,30 @@ impl World {
     /// .unwrap();
     /// ```
     pub fn node(&self, name: impl Into<Arc<str>>) -> Node {
+        self.node_with(name, System::builder())
+    }
+
+    /// A new node whose system is built from `builder` (its ask timeout, shutdown timeout,
+    /// supervisor, dead-letter capacity; a seed given there replaces the node's own). The
+    /// runtime settings (a tokio handle, worker threads) do not apply under simulation.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use snowglobe_runtime::System;
+    /// use snowglobe_runtime::sim::{Simulation, World};
+    ///
+    /// let mut sim = Simulation::with_seed(1);
+    /// sim.run(|system| async move {
+    ///     let world = World::of(&system).unwrap();
+    ///     let edge = world.node_with(
+    ///         "edge",
+    ///         System::builder().ask_timeout(Duration::from_millis(300)),
+    ///     );
+    ///     assert_eq!(edge.system().ask_timeout(), Duration::from_millis(300));
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn node_with(&self, name: impl Into<Arc<str>>, builder: SystemBuilder) -> Node {
         let name = name.into();
         let rt = self.rt.add_node(name.clone());
         let number = rt.node_id();
@@ -109,7 +133,7 @@ impl World {
         // A generator of its own per node: two nodes with one seed do not draw the same
         // numbers.
         let seed = self.rt.core.seed() ^ u64::from(number).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let system = System::builder().seed(seed).build_simulated(rt.clone());
+        let system = builder.seed_if_unset(seed).build_simulated(rt.clone());
         self.rt.core.nodes.lock().push(NodeEntry {
             name: name.clone(),
             rt,

@@ -156,6 +156,13 @@ impl SystemBuilder {
         Ok(self.finish(Rt::tokio(handle), owned, random))
     }
 
+    /// Seeds the system's random numbers with `seed` unless [`seed`](SystemBuilder::seed)
+    /// chose one.
+    pub(crate) fn seed_if_unset(mut self, seed: u64) -> SystemBuilder {
+        self.seed.get_or_insert(seed);
+        self
+    }
+
     /// Builds a system on the simulator `sim` (see [`Simulation`](crate::sim::Simulation)).
     /// Random numbers follow the simulation's seed unless [`seed`](SystemBuilder::seed) chose
     /// another. Infallible: nothing here needs the operating system.
