@@ -26,15 +26,21 @@ use snowglobe::sim::SimError;
 
 const SEEDS: u64 = 300;
 
-fn main() {
+/// Sweeps the seeds with `keys` and prints how many broke a check.
+fn sweep_and_count(keys: Keys, what: &str) -> snowglobe::sim::SweepReport<Box<Failure>> {
     let started = WallClock::now();
-    let report = sweep(Keys::InMemory, 0..SEEDS);
+    let report = sweep(keys, 0..SEEDS);
     println!(
-        "idempotency keys in memory: {} of {} seeds broke a check ({:.1?})",
+        "idempotency keys {what}: {} of {} seeds broke a check ({:.1?})",
         report.failures.len(),
         report.runs,
         started.elapsed()
     );
+    report
+}
+
+fn main() {
+    let report = sweep_and_count(Keys::InMemory, "in memory");
     if let Some(first) = report.failures.first() {
         let seed = first.seed;
         match services::failure_of(&first.error) {
@@ -64,12 +70,5 @@ fn main() {
         println!("repeat it: SNOWGLOBE_SEED={seed} cargo run --release --example sim_shop\n");
     }
 
-    let started = WallClock::now();
-    let fixed = sweep(Keys::OnDisk, 0..SEEDS);
-    println!(
-        "idempotency keys on disk: {} of {} seeds broke a check ({:.1?})",
-        fixed.failures.len(),
-        fixed.runs,
-        started.elapsed()
-    );
+    sweep_and_count(Keys::OnDisk, "on disk");
 }

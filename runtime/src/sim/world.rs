@@ -479,14 +479,7 @@ impl Node {
     /// [`set_clock_behind`](Node::set_clock_behind)): [`System::now`] on the node, its
     /// timers and its ask deadlines all read the skewed clock.
     pub fn set_clock_ahead(&self, ahead: Duration) {
-        self.world
-            .rt
-            .core
-            .nodes
-            .lock()
-            .iter()
-            .filter(|e| e.rt.node_id() == self.number)
-            .for_each(|e| e.rt.node_clock().set_skew(nanos_i64(ahead)));
+        self.set_skew(nanos_i64(ahead));
     }
 
     /// Sets the node's clock `behind` the simulation's: at most as far as the simulation
@@ -495,14 +488,14 @@ impl Node {
     pub fn set_clock_behind(&self, behind: Duration) {
         let elapsed = self.world.rt.true_now().as_nanos();
         let behind = nanos_i64(behind).min(i64::try_from(elapsed).unwrap_or(i64::MAX));
-        self.world
-            .rt
-            .core
-            .nodes
-            .lock()
-            .iter()
-            .filter(|e| e.rt.node_id() == self.number)
-            .for_each(|e| e.rt.node_clock().set_skew(-behind));
+        self.set_skew(-behind);
+    }
+
+    fn set_skew(&self, nanos: i64) {
+        let nodes = self.world.rt.core.nodes.lock();
+        if let Some(entry) = nodes.iter().find(|e| e.rt.node_id() == self.number) {
+            entry.rt.node_clock().set_skew(nanos);
+        }
     }
 }
 
