@@ -677,3 +677,88 @@ fn invariants_checked_every_n_steps_are_caught_late_but_caught() {
     // Checked only when the scenario ends: still reported, ten seconds in.
     assert_eq!(broken_at(1_000_000), Instant::ZERO + 10 * SECOND);
 }
+
+/// A price, published on a node's event bus.
+#[derive(Clone, Debug)]
+struct Price(u64);
+
+impl snowglobe::Message for Price {
+    type Reply = ();
+}
+
+/// Keeps the prices it hears of.
+#[derive(Default)]
+struct Watcher {
+    seen: Vec<u64>,
+}
+
+impl Actor for Watcher {
+    type Msg = WatcherMsg;
+}
+
+#[messages]
+impl Watcher {
+    #[handler]
+    fn price(&mut self, price: Price) {
+        self.seen.push(price.0);
+    }
+
+    #[message]
+    fn prices(&self) -> Vec<u64> {
+        self.seen.clone()
+    }
+}
+
+/// Publishes prices on its own node's bus.
+#[derive(Actor)]
+struct Quotes;
+
+#[messages]
+impl Quotes {
+    #[message]
+    async fn announce(&mut self, from: u64, to: u64, ctx: &mut snowglobe::Context<Self>) {
+        for price in from..=to {
+            ctx.system().events().publish(Price(price)).await;
+        }
+    }
+}
+
+#[test]
+fn events_published_on_one_node_cross_the_network_to_subscribers_on_another() {
+    let mut sim = Simulation::with_seed(101).link(Link::new().latency(Latency::fixed(5 * MS)));
+    let (near, far) = sim
+        .run(|system| async move {
+            let world = World::of(&system).unwrap();
+            let a = world.node("exchange");
+            let b = world.node("trader");
+            let near = a.system().spawn(Watcher::default()).unwrap();
+            let far = b.system().spawn(Watcher::default()).unwrap();
+            a.system()
+                .events()
+                .subscribe::<Price>(near.clone())
+                .unwrap();
+            a.system().events().subscribe::<Price>(far.clone()).unwrap();
+            let quotes = a.system().spawn(Quotes).unwrap();
+            quotes.announce(1, 3).await.unwrap();
+            world.partition(&[&a], &[&b]);
+            quotes.announce(4, 6).await.unwrap();
+            world.heal();
+            quotes.announce(7, 9).await.unwrap();
+            system.sleep(SECOND).await;
+            (near.prices().await.unwrap(), far.prices().await.unwrap())
+        })
+        .unwrap();
+    assert_eq!(
+        near,
+        (1..=9).collect::<Vec<_>>(),
+        "the same node hears every price"
+    );
+    assert_eq!(far, [1, 2, 3, 7, 8, 9], "the partition cut three");
+    let cut = sim
+        .trace()
+        .events()
+        .iter()
+        .filter(|e| e.kind == TraceKind::Drop && e.note == Note::Partitioned)
+        .count();
+    assert_eq!(cut, 3);
+}
