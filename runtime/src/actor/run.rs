@@ -437,7 +437,10 @@ fn run_ready<A: Actor>(
                 }
             }
         }
-        if state.since_yield >= YIELD_EVERY {
+        // Under simulation (a node number is set) the actor yields after every message, so
+        // that the seed interleaves other actors between any two of its messages, as worker
+        // threads would in production, and invariants are checked after each one.
+        if state.since_yield >= YIELD_EVERY || cell.core.node != 0 {
             state.since_yield = 0;
             return Step::Yield;
         }

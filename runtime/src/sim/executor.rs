@@ -81,6 +81,9 @@ pub(crate) struct Core {
     sched: Mutex<Sched>,
     /// The network between nodes.
     pub(super) net: Mutex<Net>,
+    /// The run's future waits for an "eventually" check (see `Sched::settle`): only then does
+    /// a step look for it.
+    settling: AtomicBool,
     /// Invariants are checked after every this many steps.
     pub(super) check_every: std::sync::atomic::AtomicU32,
     /// The nodes made with [`World::node`](super::World::node), by node number from 2.
@@ -210,6 +213,7 @@ impl SimRt {
                 clock: AtomicU64::new(0),
                 net: Mutex::new(Net::new(seed)),
                 check_every: std::sync::atomic::AtomicU32::new(1),
+                settling: AtomicBool::new(false),
                 nodes: Mutex::new(Vec::new()),
                 sched: Mutex::new(Sched {
                     ready: VecDeque::new(),
@@ -466,9 +470,11 @@ impl SimRt {
             } else {
                 self.poll_task(&task);
                 // A step happened: a waiting "eventually" check looks again.
-                let settle = self.core.sched.lock().settle.take();
-                if let Some(waker) = settle {
-                    waker.wake();
+                if self.core.settling.load(Ordering::Relaxed) {
+                    let settle = self.core.sched.lock().settle.take();
+                    if let Some(waker) = settle {
+                        waker.wake();
+                    }
                 }
             }
             steps += 1;
@@ -512,6 +518,7 @@ impl SimRt {
                 if timeout.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(false);
                 }
+                self.core.settling.store(true, Ordering::Relaxed);
                 self.core.sched.lock().settle = Some(cx.waker().clone());
                 Poll::Pending
             })
