@@ -2,6 +2,7 @@
 //! step on tokio's paused clock (a slow call is one whose permit is held while the test
 //! advances the clock), its trial accounting, backoff, manual states, metrics and events.
 
+use std::sync::Barrier;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -775,4 +776,65 @@ async fn deferred_good_calls_show_in_the_metrics_and_a_long_run_stays_exact() {
     let metrics = breaker.metrics();
     assert_eq!(metrics.state, Closed);
     assert_eq!((metrics.buffered_calls, metrics.failed_calls), (100, 10));
+}
+
+/// Calls in the stress test's window.
+const N: u32 = 1000;
+
+/// Window of 1000: 400 failures then 600 successes (40 %, settled). Then eight threads make
+/// 30 successes and 10 failures each, concurrently. Every new call evicts one of the 400 old
+/// failures (they are the oldest), so whatever the interleaving the window ends with
+/// (400 - 320) + 80 = 160 failures, and the failure count never exceeds 400 (the breaker
+/// never opens).
+#[test]
+fn concurrent_outcomes_on_a_settled_breaker_leave_the_window_every_interleaving_must() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let system = System::new();
+    const THREADS: usize = 8;
+    for round in 0..100 {
+        let config = CircuitBreakerConfig::new("stress")
+            .sliding_window(SlidingWindow::Count(N))
+            .minimum_calls(N)
+            .failure_rate_threshold(50.0);
+        let breaker = CircuitBreaker::new(&system, config).unwrap();
+        for _ in 0..400 {
+            breaker.try_acquire().unwrap().failure(FailureKind::Timeout);
+        }
+        for _ in 0..600 {
+            breaker.try_acquire().unwrap().success();
+        }
+        let barrier = Barrier::new(THREADS);
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let breaker = breaker.clone();
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    for i in 0..40 {
+                        let permit = breaker.try_acquire().expect("never opens");
+                        if (i + t) % 4 == 0 {
+                            permit.failure(FailureKind::Timeout);
+                        } else {
+                            permit.success();
+                        }
+                        if i % 7 == 3 {
+                            // a snapshot folds the batch midway
+                            let m = breaker.metrics();
+                            assert_eq!(m.buffered_calls, u64::from(N), "round {round}");
+                            assert!(m.failed_calls <= 400, "round {round}: {m:?}");
+                        }
+                    }
+                });
+            }
+        });
+        let m = breaker.metrics();
+        assert_eq!(m.state, BreakerState::Closed, "round {round}");
+        assert_eq!(m.buffered_calls, u64::from(N), "round {round}");
+        assert_eq!(m.failed_calls, 160, "round {round}: {m:?}");
+    }
 }

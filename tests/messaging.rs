@@ -4,6 +4,7 @@ mod support;
 
 use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
@@ -374,4 +375,62 @@ impl Handler<AskHeaders> for Relay {
     async fn handle(&mut self, AskHeaders(target): AskHeaders, _: &mut Context<Self>) -> Headers {
         target.ask(WhatHeaders).await.unwrap()
     }
+}
+
+/// Counts its messages and notes at which one it saw the flag another task sets.
+struct Counting {
+    handled: u64,
+    flag: Arc<std::sync::atomic::AtomicBool>,
+    first_seen: Arc<std::sync::Mutex<Option<u64>>>,
+}
+
+impl Actor for Counting {
+    type Msg = snowglobe::DynMessage<Self>;
+}
+
+struct Nudge;
+
+impl snowglobe::Message for Nudge {
+    type Reply = ();
+}
+
+impl snowglobe::Handler<Nudge> for Counting {
+    // An async handler that never waits: dispatched as a future, done at its first poll.
+    async fn handle(&mut self, _: Nudge, _: &mut Context<Self>) {
+        self.handled += 1;
+        if self.flag.load(std::sync::atomic::Ordering::Relaxed) {
+            self.first_seen.lock().unwrap().get_or_insert(self.handled);
+        }
+    }
+}
+
+/// An actor draining a deep mailbox through handlers that never wait still yields every
+/// 1024 messages: another task on the same thread runs within the first two thousand.
+#[tokio::test(flavor = "current_thread")]
+async fn an_actor_whose_async_handlers_never_wait_still_yields_to_other_tasks() {
+    let system = System::new();
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let first_seen = Arc::new(std::sync::Mutex::new(None));
+    let actor = system
+        .spawn_with(
+            Counting {
+                handled: 0,
+                flag: flag.clone(),
+                first_seen: first_seen.clone(),
+            },
+            SpawnOptions::new().mailbox(Mailbox::Unbounded),
+        )
+        .unwrap();
+    for _ in 0..100_000 {
+        actor.try_tell(Nudge).unwrap();
+    }
+    let setter = flag.clone();
+    tokio::spawn(async move { setter.store(true, std::sync::atomic::Ordering::Relaxed) });
+    actor.ask(Nudge).await.unwrap();
+    let first = *first_seen.lock().unwrap();
+    assert!(
+        first.is_some_and(|n| n <= 2 * 1024),
+        "the other task first ran after message {first:?}"
+    );
+    system.shutdown().await;
 }

@@ -478,3 +478,138 @@ fn a_full_mailbox_holds_up_its_own_messages_but_not_the_rest_of_the_link() {
     // not behind the five seconds the busy actor needs for them.
     assert_eq!(took, Duration::from_nanos(20_000_005));
 }
+
+/// Asks a sink from its own node.
+#[derive(Actor)]
+struct Asker {
+    to: ActorRef<Sink>,
+}
+
+#[messages]
+impl Asker {
+    #[message]
+    async fn ask_got(&mut self) -> usize {
+        self.to.got().await.unwrap().len()
+    }
+}
+
+/// A message that cannot be copied (the default `duplicate`).
+struct Once;
+impl snowglobe::Message for Once {
+    type Reply = ();
+}
+struct OnceSink;
+impl Actor for OnceSink {
+    type Msg = snowglobe::DynMessage<Self>;
+}
+impl snowglobe::Handler<Once> for OnceSink {
+    async fn handle(&mut self, _: Once, _: &mut Context<Self>) {}
+}
+struct SendOnce(ActorRef<OnceSink>);
+impl Actor for SendOnce {
+    type Msg = snowglobe::DynMessage<Self>;
+}
+struct Go;
+impl snowglobe::Message for Go {
+    type Reply = ();
+}
+impl snowglobe::Handler<Go> for SendOnce {
+    async fn handle(&mut self, _: Go, _: &mut Context<Self>) {
+        for _ in 0..5 {
+            self.0.tell(Once).await.unwrap();
+        }
+    }
+}
+
+#[test]
+fn stats_add_up_for_asks_and_uncopyable_messages_over_a_duplicating_link() {
+    let stats = Simulation::with_seed(7)
+        .link(Link::new().duplicate(1.0))
+        .run(|system| async move {
+            let world = World::of(&system).unwrap();
+            let a = world.node("a");
+            let b = world.node("b");
+            let sink = b.system().spawn(Sink::default()).unwrap();
+            let asker = a.system().spawn(Asker { to: sink }).unwrap();
+            asker.ask_got().await.unwrap();
+            let once = b.system().spawn(OnceSink).unwrap();
+            let sender = a.system().spawn(SendOnce(once)).unwrap();
+            sender.ask(Go).await.unwrap();
+            system.sleep(10 * SECOND).await;
+            world.stats()
+        })
+        .unwrap();
+    // The ask's request is copied (its answer is not); the five `Once`s cannot be.
+    assert_eq!(stats.duplicated, 1, "{stats:?}");
+    assert_eq!(stats.sent, stats.delivered + stats.dropped, "{stats:?}");
+    assert_eq!(stats.sent, 1 + 1 + 1 + 5, "{stats:?}");
+}
+
+#[test]
+fn a_message_that_crossed_before_a_partition_is_delivered_after_waiting_for_room() {
+    let got = Simulation::with_seed(5)
+        .run(|system| async move {
+            let world = World::of(&system).unwrap();
+            let a = world.node("a");
+            let b = world.node("b");
+            let sink = b
+                .system()
+                .spawn_with(
+                    SlowSink::default(),
+                    SpawnOptions::new().mailbox(Mailbox::Bounded(1)),
+                )
+                .unwrap();
+            let sender = a.system().spawn(Sender { to: sink.clone() }).unwrap();
+            sender.burst(5).await.unwrap();
+            // All five landed at 1 ms; the sink takes 10 ms each, so most wait for room.
+            system.sleep(5 * MS).await;
+            world.partition_one_way(&[&a], &[&b]);
+            system.sleep(SECOND).await;
+            sink.got_slow().await.unwrap()
+        })
+        .unwrap();
+    assert_eq!(
+        got,
+        (0..5).collect::<Vec<_>>(),
+        "they had crossed before the cut"
+    );
+}
+
+/// Records which of two actors handled each message.
+type Turns = Arc<std::sync::Mutex<Vec<u8>>>;
+
+struct Awaiting(u8, Turns);
+impl Actor for Awaiting {
+    type Msg = snowglobe::DynMessage<Self>;
+}
+struct Poke;
+impl snowglobe::Message for Poke {
+    type Reply = ();
+}
+impl snowglobe::Handler<Poke> for Awaiting {
+    async fn handle(&mut self, _: Poke, _: &mut Context<Self>) {
+        self.1.lock().unwrap().push(self.0);
+    }
+}
+
+#[test]
+fn simulated_actors_with_async_handlers_yield_after_every_message_too() {
+    let turns: Turns = Arc::default();
+    let log = turns.clone();
+    Simulation::with_seed(4)
+        .run(move |system| async move {
+            let a = system.spawn(Awaiting(0, log.clone())).unwrap();
+            let b = system.spawn(Awaiting(1, log.clone())).unwrap();
+            for _ in 0..200 {
+                a.try_tell(Poke).unwrap();
+                b.try_tell(Poke).unwrap();
+            }
+            a.ask(Poke).await.unwrap();
+            b.ask(Poke).await.unwrap();
+        })
+        .unwrap();
+    let turns = turns.lock().unwrap();
+    let switches = turns.windows(2).filter(|w| w[0] != w[1]).count();
+    // Handled a mailbox at a time, they would switch once; interleaved by the seed, often.
+    assert!(switches > 50, "{switches} switches");
+}

@@ -347,7 +347,9 @@ fn handle_messages<'a, A: Actor>(
         };
         loop {
             let step = run_ready(cell, actor, ctx, &mut state);
-            match step {
+            // One yield point for every reason to yield: a second await would widen the
+            // future every idle actor keeps.
+            let yield_now = match step {
                 Step::Handle(payload) => {
                     let message_type = payload.message_type();
                     // A hand-written `dispatch` may panic before it returns its future. (The
@@ -364,6 +366,10 @@ fn handle_messages<'a, A: Actor>(
                     {
                         return settle(end, state.graceful);
                     }
+                    // A handler that completes without waiting did not let other tasks run:
+                    // the fairness yield (and, simulated, the yield after every message)
+                    // applies to it as to a synchronous one.
+                    state.since_yield >= YIELD_EVERY || cell.core.node != 0
                 }
                 Step::Wait => {
                     let ready = poll_fn(|cx| cell.queue.poll_ready(cx, true)).await;
@@ -377,12 +383,15 @@ fn handle_messages<'a, A: Actor>(
                         Ready::Drained => return drained(state.graceful),
                         Ready::Signal => {}
                     }
+                    false
                 }
-                Step::Yield => {
-                    cell.queue.release();
-                    cell.core.system.shared().rt().yield_now().await;
-                }
+                Step::Yield => true,
                 Step::Stop(end) => return settle(end, state.graceful),
+            };
+            if yield_now {
+                state.since_yield = 0;
+                cell.queue.release();
+                cell.core.system.shared().rt().yield_now().await;
             }
         }
     }

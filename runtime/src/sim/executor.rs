@@ -523,6 +523,7 @@ impl SimRt {
                 Poll::Pending
             })
             .await;
+            self.core.settling.store(false, Ordering::Relaxed);
             if !held {
                 return Err(SimError::Liveness {
                     check: check.name.clone(),

@@ -420,15 +420,19 @@ impl SimRt {
     /// Whether a message for life `incarnation` of `to` may arrive now: the node is up (or
     /// paused) in that life, and the link is not cut.
     fn arrival(&self, from: u32, to: u32, incarnation: u32) -> Result<(), Note> {
-        if self.node_status(to) == NodeStatus::Crashed {
-            return Err(Note::NodeDown);
-        }
-        let net = self.core.net.lock();
-        if net.incarnation(to) != incarnation {
-            return Err(Note::NodeDown);
-        }
-        if net.is_cut(from, to) {
+        self.still_alive(to, incarnation)?;
+        if self.core.net.lock().is_cut(from, to) {
             return Err(Note::Partitioned);
+        }
+        Ok(())
+    }
+
+    /// Whether node `to` is up (or paused) in life `incarnation`.
+    fn still_alive(&self, to: u32, incarnation: u32) -> Result<(), Note> {
+        if self.node_status(to) == NodeStatus::Crashed
+            || self.core.net.lock().incarnation(to) != incarnation
+        {
+            return Err(Note::NodeDown);
         }
         Ok(())
     }
@@ -506,9 +510,15 @@ pub(crate) fn send<M, E>(
                 incarnation,
                 tag,
             };
-            if let Some(copy_at) = copy
-                && let Some(twin) = msg.duplicate()
-            {
+            let twin = copy.and_then(|copy_at| {
+                let twin = msg.duplicate();
+                if twin.is_none() {
+                    // The copy the network drew cannot be made: it was never sent.
+                    rt.count(|s| s.sent -= 1);
+                }
+                twin.map(|twin| (copy_at, twin))
+            });
+            if let Some((copy_at, twin)) = twin {
                 rt.count(|s| s.duplicated += 1);
                 rt.record_message(TraceKind::Duplicate, tag, from, to, false, Note::None);
                 let copy = Arrival {
@@ -580,6 +590,20 @@ impl Hop {
         }
     }
 
+    /// Whether a message that landed and then waited for mailbox room may still go in: a
+    /// partition since does not matter (it had crossed), a crash of the node does.
+    fn still_lands(&self) -> bool {
+        match self.rt.still_alive(self.to, self.incarnation) {
+            Ok(()) => true,
+            Err(note) => {
+                self.rt.count(|s| s.dropped += 1);
+                self.rt
+                    .record_message(TraceKind::Drop, self.tag, self.from, self.to, false, note);
+                false
+            }
+        }
+    }
+
     fn delivered(&self, reply: bool) {
         self.rt.count(|s| s.delivered += 1);
         self.rt.record_message(
@@ -642,7 +666,7 @@ impl<M: Message, E: Sealed<M>> Delivery for Arrival<M, E> {
         match reserved {
             // The wait for room outlived the life of the node the message was for (it
             // crashed and restarted meanwhile): the slot stays empty.
-            Ok(reserved) if !self.hop.lands(false) => {
+            Ok(reserved) if !self.hop.still_lands() => {
                 drop(reserved);
                 drop((msg, slot));
                 keep_unanswered(&self.hop.rt, reply);
@@ -703,9 +727,13 @@ async fn answer_back<R: Send + 'static>(hop: Hop, answer: ReplyReceiver<R>, repl
         }
         Fate::Delivered {
             at,
+            copy,
             incarnation: home,
-            ..
         } => {
+            if copy.is_some() {
+                // Answers are not duplicated: the copy drawn was never sent.
+                rt.count(|s| s.sent -= 1);
+            }
             rt.record_message(TraceKind::Send, tag, to, from, true, Note::None);
             let back = Hop {
                 rt: rt.clone(),

@@ -168,6 +168,14 @@ impl Core {
         if word & state::SETTLED == 0 || state::unpack(word).1 != epoch {
             return false;
         }
+        self.add_deferred(epoch)
+    }
+
+    /// The counting half of [`defer_good_call`](Self::defer_good_call), once the word said
+    /// the breaker is settled in `epoch`. The breaker may have moved on since (the thread
+    /// was preempted): the counter then holds another epoch's batch, which is never
+    /// overwritten.
+    fn add_deferred(&self, epoch: u64) -> bool {
         // The epoch's low 32 bits tell a batch of this epoch from a stale one.
         let tag = (epoch & 0xffff_ffff) << 32;
         let mut current = self.deferred.load(Ordering::Relaxed);
@@ -177,8 +185,12 @@ impl Core {
                     return false;
                 }
                 current + 1
-            } else {
+            } else if current & 0xffff_ffff == 0 {
                 tag | 1
+            } else {
+                // Another epoch's batch, older or newer: never overwrite it. Under the lock a
+                // stale call counts for nothing and a current batch is folded in.
+                return false;
             };
             match self.deferred.compare_exchange_weak(
                 current,
@@ -509,5 +521,51 @@ impl fmt::Debug for CircuitBreaker {
             .field("name", &self.name())
             .field("state", &state)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resilience::{FailureKind, SlidingWindow};
+
+    /// A thread passes `defer_good_call`'s check of the word in settled epoch e and is
+    /// preempted; meanwhile the breaker moves to a later settled epoch with a batch of its
+    /// own. The late count must not overwrite that batch.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_late_deferral_of_an_old_epoch_leaves_the_current_batch_alone() {
+        let system = System::new();
+        let config = CircuitBreakerConfig::new("b")
+            .sliding_window(SlidingWindow::Count(4))
+            .minimum_calls(4)
+            .failure_rate_threshold(50.0);
+        let breaker = CircuitBreaker::new(&system, config).unwrap();
+        for _ in 0..4 {
+            breaker.try_acquire().unwrap().success();
+        }
+        // The preempted thread read the word in settled epoch 0.
+        let word = breaker.core.word.load(Ordering::Acquire);
+        assert_ne!(word & state::SETTLED, 0);
+        let stale = state::unpack(word).1;
+        // Meanwhile: a manual close (epoch 1) and a full window again, 25 % failures.
+        breaker.transition_to_closed();
+        breaker.try_acquire().unwrap().success();
+        breaker.try_acquire().unwrap().failure(FailureKind::Timeout);
+        breaker.try_acquire().unwrap().success();
+        breaker.try_acquire().unwrap().success();
+        // Two good calls deferred in epoch 1: they push out `ok` and the failure.
+        breaker.try_acquire().unwrap().success();
+        breaker.try_acquire().unwrap().success();
+        // The preempted thread resumes: refused, it would record under the lock, where its
+        // stale epoch counts for nothing.
+        assert!(!breaker.core.add_deferred(stale));
+        // One failure: [ok, ok, ok, F] = 25 % with both good calls; [F, ok, ok, F] = 50 %,
+        // open, had they been lost.
+        breaker.try_acquire().unwrap().failure(FailureKind::Timeout);
+        let metrics = breaker.metrics();
+        assert_eq!(
+            (metrics.state, metrics.failed_calls),
+            (BreakerState::Closed, 1)
+        );
     }
 }
