@@ -50,7 +50,9 @@ pub(crate) enum Lifecycle {
     /// Its node crashed under simulation: no task runs it until the node restarts.
     Crashed = 3,
     Stopping = 4,
-    Stopped = 5,
+    /// Its task died and `abandon` ends it (clean-up under way).
+    Ending = 5,
+    Stopped = 6,
 }
 
 /// An actor's mailbox and shared bookkeeping.
@@ -65,15 +67,10 @@ pub(crate) struct Core {
     pub(crate) type_name: &'static str,
     pub(crate) name: OnceLock<Arc<str>>,
     pub(crate) system: System,
-    /// The simulated node the actor lives on; 0 outside a simulation, which is all the send
-    /// path checks before taking the mailbox's fast path.
-    pub(crate) node: u32,
     /// `None` for a top-level actor, whose parent is the system.
     pub(crate) parent: Option<Weak<dyn Node>>,
     pub(crate) children: Mutex<BTreeMap<ActorId, Arc<dyn Node>>>,
     lifecycle: AtomicU8,
-    /// Its task died and `abandon` ends it.
-    pub(crate) abandoned: std::sync::atomic::AtomicBool,
     /// Spawned from a `ChildSpec`: restartable, and a member of its supervisor's restart
     /// group.
     pub(crate) supervised: bool,
@@ -184,21 +181,14 @@ impl Core {
         if let Some(name) = name {
             let _ = cell_name.set(name);
         }
-        let node = system
-            .shared()
-            .rt()
-            .sim()
-            .map_or(0, crate::sim::SimRt::node_id);
         Core {
             id,
             type_name,
             name: cell_name,
-            node,
             system,
             parent,
             children: Mutex::new(BTreeMap::new()),
             lifecycle: AtomicU8::new(Lifecycle::Starting as u8),
-            abandoned: std::sync::atomic::AtomicBool::new(false),
             supervised,
             bulkhead,
             restarts: AtomicU32::new(0),
@@ -344,6 +334,7 @@ impl Core {
             2 => Lifecycle::Restarting,
             3 => Lifecycle::Crashed,
             4 => Lifecycle::Stopping,
+            5 => Lifecycle::Ending,
             _ => Lifecycle::Stopped,
         }
     }

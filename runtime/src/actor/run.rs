@@ -369,7 +369,7 @@ fn handle_messages<'a, A: Actor>(
                     // A handler that completes without waiting did not let other tasks run:
                     // the fairness yield (and, simulated, the yield after every message)
                     // applies to it as to a synchronous one.
-                    state.since_yield >= YIELD_EVERY || cell.core.node != 0
+                    state.since_yield >= YIELD_EVERY || cell.queue.node() != 0
                 }
                 Step::Wait => {
                     let ready = poll_fn(|cx| cell.queue.poll_ready(cx, true)).await;
@@ -449,7 +449,7 @@ fn run_ready<A: Actor>(
         // Under simulation (a node number is set) the actor yields after every message, so
         // that the seed interleaves other actors between any two of its messages, as worker
         // threads would in production, and invariants are checked after each one.
-        if state.since_yield >= YIELD_EVERY || cell.core.node != 0 {
+        if state.since_yield >= YIELD_EVERY || cell.queue.node() != 0 {
             state.since_yield = 0;
             return Step::Yield;
         }
@@ -615,10 +615,7 @@ async fn drain<A: Actor>(cell: &Cell<A>) {
 /// queued messages become dead letters with their asks answered, the children are killed, and
 /// the actor finishes once they have stopped, so a shutdown still waits for all of them.
 fn abandon<A: Actor>(cell: Arc<Cell<A>>, reason: StopReason) {
-    cell.core
-        .abandoned
-        .store(true, std::sync::atomic::Ordering::Release);
-    cell.core.set_lifecycle(Lifecycle::Stopping);
+    cell.core.set_lifecycle(Lifecycle::Ending);
     cell.queue.close();
     let mut cx = TaskContext::from_waker(std::task::Waker::noop());
     // Senders between claim and push finish within a few instructions: spin on them.
@@ -656,13 +653,12 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             // Dropped before the actor ended: its runtime shut down (a bulkhead's, say) or
             // never ran it. The actor ends anyway, its queued asks answered. (An actor that
-            // ended, or was abandoned after a panic, is `Stopping` or `Stopped` by now.)
+            // ended, or was abandoned after a panic, is `Ending` or `Stopped` by now; one
+            // dropped while `Stopping` was dropped midway, by a crash of its node.)
             let cell = &this.cell;
             // A root of a crashed node (`Crashed`) waits for its node to restart instead.
             let lifecycle = cell.core.lifecycle();
-            let stopping = lifecycle == Lifecycle::Stopping
-                && !cell.core.abandoned.load(std::sync::atomic::Ordering::Acquire);
-            if lifecycle < Lifecycle::Crashed || stopping {
+            if lifecycle < Lifecycle::Crashed || lifecycle == Lifecycle::Stopping {
                 tracing::warn!(actor = %cell.core.id, "actor task dropped before it ended");
                 abandon(cell.clone(), StopReason::Killed);
             }

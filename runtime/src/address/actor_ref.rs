@@ -239,7 +239,7 @@ where
 
     #[inline]
     fn node(&self) -> u32 {
-        self.cell.core.node
+        self.cell.queue.node()
     }
 }
 

@@ -48,10 +48,34 @@ pub(crate) fn try_tell<M: Message, E: Endpoint<M>>(
     msg: M,
     headers: Headers,
 ) -> Result<(), crate::TellError<M>> {
+    if target.node() != 0 {
+        return try_tell_simulated(target, msg, headers);
+    }
+    try_tell_local(target, msg, headers)
+}
+
+/// Under simulation: to the network between nodes, else into the mailbox. Out of line, so
+/// that the send path keeps only the node check.
+#[cold]
+#[inline(never)]
+fn try_tell_simulated<M: Message, E: Endpoint<M>>(
+    target: &E,
+    msg: M,
+    headers: Headers,
+) -> Result<(), crate::TellError<M>> {
     if let Some(crossing) = crossing::<M, E>(target, &headers) {
         crate::sim::send_remote(crossing, target, headers, msg, ReplyTo::none());
         return Ok(());
     }
+    try_tell_local(target, msg, headers)
+}
+
+#[inline(always)]
+fn try_tell_local<M: Message, E: Endpoint<M>>(
+    target: &E,
+    msg: M,
+    headers: Headers,
+) -> Result<(), crate::TellError<M>> {
     match target.try_reserve() {
         Ok(slot) => {
             target.push(slot, headers, msg, ReplyTo::none());

@@ -125,7 +125,7 @@ impl<M: Message> Recipient<M> {
         A: Actor,
         A::Msg: Accepts<M>,
     {
-        let node = cell.core.node;
+        let node = cell.queue.node();
         Recipient { cell, node }
     }
 

@@ -196,12 +196,9 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
         // Everything the envelope needs is ready before the slot is claimed: the receiver
         // may be waiting on that very slot.
         let headers = headers(self.id);
-        if !self.routed {
+        if self.target.node() != 0 && !self.routed {
             self.routed = true;
-            if let Some(crossing) = crossing::<M, E>(self.target, &headers)
-                && let Some(msg) = self.msg.take()
-            {
-                crate::sim::send_remote(crossing, self.target, headers, msg, ReplyTo::none());
+            if tell_simulated(self.target, &mut self.msg, headers) {
                 return Poll::Ready(Ok(()));
             }
         }
@@ -349,11 +346,17 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
                     // The reply channel exists before the slot is claimed: the receiver may
                     // be waiting on that very slot.
                     let (reply, receiver) = ReplyTo::channel();
-                    if let Some(crossing) = crossing::<M, E>(this.target, &headers) {
-                        crate::sim::send_remote(crossing, this.target, headers, msg, reply);
-                        this.state = AskState::Waiting { reply: receiver };
-                        continue;
-                    }
+                    let (msg, reply) = if this.target.node() == 0 {
+                        (msg, reply)
+                    } else {
+                        match ask_simulated(this.target, msg, headers, reply) {
+                            Some(unsent) => unsent,
+                            None => {
+                                this.state = AskState::Waiting { reply: receiver };
+                                continue;
+                            }
+                        }
+                    };
                     match this.target.try_reserve() {
                         Ok(slot) => {
                             this.target.push(slot, headers, msg, reply);
@@ -425,5 +428,42 @@ impl<E: Endpoint<M>, M: Message> fmt::Debug for Ask<'_, E, M> {
             .field("deadline", &self.deadline)
             .field("waits_for_deadline", &self.timer.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// Under simulation, a tell that crosses to another node goes to the network (`true`). Out
+/// of line: the send path keeps only the node check.
+#[cold]
+#[inline(never)]
+fn tell_simulated<M: Message, E: Endpoint<M>>(
+    target: &E,
+    msg: &mut Option<M>,
+    headers: Headers,
+) -> bool {
+    if let Some(crossing) = crossing::<M, E>(target, &headers)
+        && let Some(msg) = msg.take()
+    {
+        crate::sim::send_remote(crossing, target, headers, msg, ReplyTo::none());
+        return true;
+    }
+    false
+}
+
+/// Under simulation, an ask that crosses to another node goes to the network (`None`); a
+/// local one is handed back.
+#[cold]
+#[inline(never)]
+fn ask_simulated<M: Message, E: Endpoint<M>>(
+    target: &E,
+    msg: M,
+    headers: Headers,
+    reply: ReplyTo<M::Reply>,
+) -> Option<(M, ReplyTo<M::Reply>)> {
+    match crossing::<M, E>(target, &headers) {
+        Some(crossing) => {
+            crate::sim::send_remote(crossing, target, headers, msg, reply);
+            None
+        }
+        None => Some((msg, reply)),
     }
 }

@@ -147,7 +147,10 @@ pub(crate) struct Queue<T> {
     /// A finished block kept for reuse.
     spare: AtomicPtr<Block<T>>,
     capacity: usize,
-    release_every: usize,
+    release_every: u32,
+    /// The actor's simulated node (0 outside a simulation): next to the capacity, so that
+    /// the send path's check costs no cache line of its own.
+    node: u32,
     wakers: Wakers,
     head: UnsafeCell<Head<T>>,
 }
@@ -241,6 +244,18 @@ impl<T> Queue<T> {
     /// A queue that holds at most `capacity` items, or any number for `None`.
     ///
     /// Capacities above [`MAX_CAPACITY`] are the caller's error; they are rejected before this.
+    /// The same queue, for an actor on simulated node `node`.
+    pub(crate) fn on_node(mut self, node: u32) -> Queue<T> {
+        self.node = node;
+        self
+    }
+
+    /// The actor's simulated node; 0 outside a simulation.
+    #[inline]
+    pub(crate) fn node(&self) -> u32 {
+        self.node
+    }
+
     pub(crate) fn new(capacity: Option<NonZeroUsize>) -> Queue<T> {
         let capacity = capacity.map_or(MAX_CAPACITY, |c| c.get().min(MAX_CAPACITY));
         Queue {
@@ -258,7 +273,10 @@ impl<T> Queue<T> {
             first: AtomicPtr::new(ptr::null_mut()),
             spare: AtomicPtr::new(ptr::null_mut()),
             capacity,
-            release_every: (capacity / 4).clamp(1, MAX_RELEASE_BATCH),
+            // At most `MAX_RELEASE_BATCH`, which fits.
+            #[allow(clippy::cast_possible_truncation)]
+            release_every: (capacity / 4).clamp(1, MAX_RELEASE_BATCH) as u32,
+            node: 0,
             wakers: Wakers {
                 signals: AtomicU8::new(0),
                 receiver: Mutex::new(None),
@@ -626,7 +644,7 @@ impl<T> Queue<T> {
         state.store(EMPTY, Relaxed);
         head.position += 1;
         head.unreleased += 1;
-        if head.unreleased >= self.release_every {
+        if head.unreleased >= self.release_every as usize {
             self.release_head(head);
         }
         // SAFETY: the slot is `READY` (acquire): its sender's write happened before, and no
@@ -677,7 +695,7 @@ impl<T> Queue<T> {
             }
             // A skipped slot counts as taken too: its room goes back to the senders.
             head.unreleased += 1;
-            if head.unreleased >= self.release_every {
+            if head.unreleased >= self.release_every as usize {
                 self.release_head(head);
             }
             if state == READY {

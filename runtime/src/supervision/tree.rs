@@ -30,7 +30,7 @@ impl ActorState {
             Lifecycle::Running => ActorState::Running,
             Lifecycle::Restarting => ActorState::Restarting,
             Lifecycle::Crashed => ActorState::Crashed,
-            Lifecycle::Stopping => ActorState::Stopping,
+            Lifecycle::Stopping | Lifecycle::Ending => ActorState::Stopping,
             Lifecycle::Stopped => ActorState::Stopped,
         }
     }

@@ -282,7 +282,8 @@ impl System {
         if let Some(SharedStore(store)) = dedup {
             core.set_dedup_store(store);
         }
-        let cell = Arc::new(Cell::<A>::new(core, Queue::new(capacity)));
+        let node = shared.rt().sim().map_or(0, crate::sim::SimRt::node_id);
+        let cell = Arc::new(Cell::<A>::new(core, Queue::new(capacity).on_node(node)));
 
         if let Some(name) = &name
             && !shared.registry.insert(name.clone(), cell.clone())
