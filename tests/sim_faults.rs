@@ -217,9 +217,7 @@ fn a_fifo_link_keeps_order_under_backpressure() {
         let got = Simulation::with_seed(seed)
             .link(Link::new().latency(Latency::uniform(MS, 5 * MS)))
             .run(|system| async move {
-                let world = World::of(&system).unwrap();
-                let a = world.node("a");
-                let b = world.node("b");
+                let (_, a, b) = two_nodes(&system);
                 let sink = b
                     .system()
                     .spawn_with(
@@ -258,9 +256,7 @@ fn stats_add_up_with_duplication() {
     let stats = Simulation::with_seed(7)
         .link(Link::new().duplicate(1.0))
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (world, a, b) = two_nodes(&system);
             let sink = b.system().spawn(SlowSink::default()).unwrap();
             let sender = a.system().spawn(Sender { to: sink }).unwrap();
             sender.burst(5).await.unwrap();
@@ -293,9 +289,7 @@ impl snowglobe::Handler<SlowEcho> for Echo {
 fn an_ask_timeout_lasts_its_duration_whatever_the_skew_between_nodes() {
     Simulation::with_seed(8)
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (_, a, b) = two_nodes(&system);
             system.sleep(10 * SECOND).await;
             let echo = b.system().spawn(Echo).unwrap();
             // a reads 5 s behind b.
@@ -317,9 +311,7 @@ fn an_ask_timeout_lasts_its_duration_whatever_the_skew_between_nodes() {
 fn a_message_for_an_earlier_life_is_not_delivered_after_waiting_for_room() {
     let got = Simulation::with_seed(9)
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (_, a, b) = two_nodes(&system);
             let sink = b
                 .spawn_root(ChildSpec::new(SlowSink::default).mailbox(Mailbox::Bounded(1)))
                 .unwrap();
@@ -405,9 +397,7 @@ fn copies_keep_a_non_reordering_link_in_order() {
                     .duplicate(0.5),
             )
             .run(|system| async move {
-                let world = World::of(&system).unwrap();
-                let a = world.node("a");
-                let b = world.node("b");
+                let (_, a, b) = two_nodes(&system);
                 let sink = b.system().spawn(SlowSink::default()).unwrap();
                 let sender = a.system().spawn(Sender { to: sink.clone() }).unwrap();
                 sender.burst(20).await.unwrap();
@@ -462,9 +452,7 @@ fn a_full_mailbox_holds_up_its_own_messages_but_not_the_rest_of_the_link() {
     let took = Simulation::with_seed(12)
         .link(Link::new().latency(Latency::fixed(10 * MS)))
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (_, a, b) = two_nodes(&system);
             let busy = b
                 .system()
                 .spawn_with(Busy, SpawnOptions::new().mailbox(Mailbox::Bounded(1)))
@@ -526,9 +514,7 @@ fn stats_add_up_for_asks_and_uncopyable_messages_over_a_duplicating_link() {
     let stats = Simulation::with_seed(7)
         .link(Link::new().duplicate(1.0))
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (world, a, b) = two_nodes(&system);
             let sink = b.system().spawn(Sink::default()).unwrap();
             let asker = a.system().spawn(Asker { to: sink }).unwrap();
             asker.ask_got().await.unwrap();
@@ -549,9 +535,7 @@ fn stats_add_up_for_asks_and_uncopyable_messages_over_a_duplicating_link() {
 fn a_message_that_crossed_before_a_partition_is_delivered_after_waiting_for_room() {
     let got = Simulation::with_seed(5)
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (world, a, b) = two_nodes(&system);
             let sink = b
                 .system()
                 .spawn_with(
@@ -612,4 +596,11 @@ fn simulated_actors_with_async_handlers_yield_after_every_message_too() {
     let switches = turns.windows(2).filter(|w| w[0] != w[1]).count();
     // Handled a mailbox at a time, they would switch once; interleaved by the seed, often.
     assert!(switches > 50, "{switches} switches");
+}
+
+/// The world of a simulation run and two nodes in it, `a` and `b`.
+fn two_nodes(system: &snowglobe::System) -> (World, snowglobe::sim::Node, snowglobe::sim::Node) {
+    let world = World::of(system).expect("runs in a simulation");
+    let (a, b) = (world.node("a"), world.node("b"));
+    (world, a, b)
 }

@@ -140,9 +140,7 @@ fn loss_drops_a_share_of_messages_within_statistical_bounds() {
         let mut sim = Simulation::with_seed(seed).link(Link::new().loss(0.1));
         let (got, stats) = sim
             .run(|system| async move {
-                let world = World::of(&system).unwrap();
-                let a = world.node("a");
-                let b = world.node("b");
+                let (world, a, b) = two_nodes(&system);
                 let sink = b.system().spawn(Sink::default()).unwrap();
                 let sender = a.system().spawn(Sender { to: sink.clone() }).unwrap();
                 sender.burst(0, 10_000).await.unwrap();
@@ -176,9 +174,7 @@ fn a_link_keeps_order_unless_it_reorders() {
             .reorder(reorder);
         let mut sim = Simulation::with_seed(5).link(link);
         sim.run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (_, a, b) = two_nodes(&system);
             let sink = b.system().spawn(Sink::default()).unwrap();
             let sender = a.system().spawn(Sender { to: sink.clone() }).unwrap();
             sender.burst(0, 500).await.unwrap();
@@ -199,9 +195,7 @@ fn a_one_way_partition_blocks_exactly_one_direction_until_healed() {
     let mut sim = Simulation::with_seed(21);
     let (during, after) = sim
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (world, a, b) = two_nodes(&system);
             let sink_a = a.system().spawn(Sink::default()).unwrap();
             let sink_b = b.system().spawn(Sink::default()).unwrap();
             let from_a = a.system().spawn(Sender { to: sink_b.clone() }).unwrap();
@@ -239,9 +233,7 @@ fn an_ask_into_a_partition_times_out_like_on_a_real_network() {
     let mut sim = Simulation::with_seed(22);
     let (cut, healed, at) = sim
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (world, a, b) = two_nodes(&system);
             let sink = b.system().spawn(Sink::default()).unwrap();
             let sender = a.system().spawn(Sender { to: sink }).unwrap();
             world.partition(&[&a], &[&b]);
@@ -323,9 +315,7 @@ fn a_crash_drops_what_was_queued_and_what_was_on_the_way() {
     let mut sim = Simulation::with_seed(32).link(Link::new().latency(Latency::fixed(10 * MS)));
     let got = sim
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (world, a, b) = two_nodes(&system);
             let sink = b.spawn_root(ChildSpec::new(Sink::default)).unwrap();
             let sender = a.system().spawn(Sender { to: sink.clone() }).unwrap();
             // Ten messages leave at once and would arrive at 10 ms; the node dies at 5 ms.
@@ -351,9 +341,7 @@ fn a_crash_drops_what_was_queued_and_what_was_on_the_way() {
 fn a_paused_node_runs_nothing_until_it_resumes() {
     let mut sim = Simulation::with_seed(41);
     sim.run(|system| async move {
-        let world = World::of(&system).unwrap();
-        let a = world.node("a");
-        let b = world.node("b");
+        let (_, a, b) = two_nodes(&system);
         let sink = b.system().spawn(Sink::default()).unwrap();
         let sender = a.system().spawn(Sender { to: sink.clone() }).unwrap();
         b.pause();
@@ -472,9 +460,7 @@ fn paused_then_resumed(resume_after: Duration) -> Result<(), SimError> {
             check.load(Ordering::Relaxed) == 10
         })
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (world, a, b) = two_nodes(&system);
             let tally = b.system().spawn(Tally { seen }).unwrap();
             let marker = a.system().spawn(Marker { to: tally }).unwrap();
             b.pause();
@@ -515,9 +501,7 @@ fn an_eventually_check_waits_on_virtual_time_and_fails_with_its_name_when_late()
 fn a_saved_trace_replays_and_a_changed_scenario_diverges() {
     let scenario = |bursts: u64| {
         move |system: snowglobe::System| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (_, a, b) = two_nodes(&system);
             let sink = b.system().spawn(Sink::default()).unwrap();
             let sender = a.system().spawn(Sender { to: sink }).unwrap();
             for i in 0..bursts {
@@ -620,9 +604,7 @@ fn a_duplicating_link_delivers_twice_and_an_idempotent_handler_applies_once() {
     let mut sim = Simulation::with_seed(91).link(Link::new().duplicate(1.0));
     let (got, applied, stats) = sim
         .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let a = world.node("a");
-            let b = world.node("b");
+            let (world, a, b) = two_nodes(&system);
             let sink = b.system().spawn(Sink::default()).unwrap();
             let once = b.system().spawn(Once::default()).unwrap();
             let sender = a.system().spawn(Sender { to: sink.clone() }).unwrap();
@@ -761,4 +743,11 @@ fn events_published_on_one_node_cross_the_network_to_subscribers_on_another() {
         .filter(|e| e.kind == TraceKind::Drop && e.note == Note::Partitioned)
         .count();
     assert_eq!(cut, 3);
+}
+
+/// The world of a simulation run and two nodes in it, `a` and `b`.
+fn two_nodes(system: &snowglobe::System) -> (World, snowglobe::sim::Node, snowglobe::sim::Node) {
+    let world = World::of(system).expect("runs in a simulation");
+    let (a, b) = (world.node("a"), world.node("b"));
+    (world, a, b)
 }
