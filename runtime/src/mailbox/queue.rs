@@ -730,12 +730,19 @@ impl Wakers {
         }
     }
 
+    /// Registers the receiver's waker. Receiver only.
+    ///
+    /// An actor's task parks with the same waker every time, so the check that it is already
+    /// registered comes first, without the lock.
     fn register_receiver(&self, waker: &Waker) {
-        let mut receiver = self.receiver.lock();
-        match &*receiver {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *receiver = Some(waker.clone()),
+        // SAFETY: only the receiver writes this slot, and it writes it under the lock (below);
+        // senders only read it, under the lock. This unlocked read by the receiver therefore
+        // races with no write.
+        let registered = unsafe { &*self.receiver.data_ptr() };
+        if registered.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            return;
         }
+        *self.receiver.lock() = Some(waker.clone());
     }
 
     fn register_sender(&self, waker: &Waker) {
