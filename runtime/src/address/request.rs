@@ -89,6 +89,7 @@ impl<'a, E: Endpoint<M>, M: Message> Request<'a, E, M> {
             },
             deadline: Instant::ZERO,
             timer: None,
+            deferred: false,
         }
     }
 
@@ -143,6 +144,7 @@ impl<'a, E: Endpoint<M>, M: Message> IntoFuture for Request<'a, E, M> {
             },
             deadline: Instant::ZERO,
             timer: None,
+            deferred: false,
         }
     }
 }
@@ -261,8 +263,9 @@ enum AskState<M: Message> {
 ///
 /// The deadline covers the whole ask: waiting for mailbox room, then for the reply. It
 /// travels in the message's headers, so the handler can see how much time is left. An ask
-/// answered before it has to wait never touches a timer; one that waits registers its
-/// deadline with the system, which wakes it when the deadline passes.
+/// answered before its task comes round again (the receiver runs on the same worker, among
+/// the tasks ready when the ask began to wait) never touches a timer; one that waits longer
+/// registers its deadline with the system, which wakes it when the deadline passes.
 ///
 /// # Cancel safety
 ///
@@ -274,20 +277,31 @@ pub struct Ask<'a, E: Endpoint<M>, M: Message> {
     state: AskState<M>,
     deadline: Instant,
     timer: Option<Registration>,
+    /// The first wait deferred a wake-up instead of registering the deadline.
+    deferred: bool,
 }
 
 impl<E: Endpoint<M>, M: Message> Unpin for Ask<'_, E, M> {}
 
 impl<E: Endpoint<M>, M: Message> Ask<'_, E, M> {
-    /// Whether the deadline passed; on the first wait, registers it.
+    /// Whether the deadline passed. The first wait only defers a wake-up of the asking task
+    /// behind the tasks ready now; the deadline is registered on the next wait, if there is
+    /// one.
+    ///
+    /// The receiver is usually among those ready tasks (the send woke it), and an answer that
+    /// comes before the deferred wake-up completes the ask without touching the deadline
+    /// table: no lock, no waker clone, no cancellation.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let deadlines = &self.target.system().deadlines;
+        let system = self.target.system();
         match &self.timer {
-            Some(timer) => deadlines.poll_fired(timer, cx.waker()),
+            Some(timer) => system.deadlines.poll_fired(timer, cx.waker()),
+            None if !self.deferred && system.rt().defer_wake(cx) => {
+                self.deferred = true;
+                false
+            }
             None => {
                 // A deadline already past is fired by the driver right away.
-                let system = self.target.system();
-                self.timer = Some(deadlines.register(system, self.deadline, cx.waker()));
+                self.timer = Some(system.deadlines.register(system, self.deadline, cx.waker()));
                 false
             }
         }

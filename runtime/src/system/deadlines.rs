@@ -358,6 +358,66 @@ mod tests {
         }
     }
 
+    fn entries(shared: &Shared) -> usize {
+        shared
+            .deadlines
+            .shards
+            .iter()
+            .map(|s| s.lock().entries.len())
+            .sum()
+    }
+
+    struct Echo;
+    impl crate::Actor for Echo {
+        type Msg = crate::DynMessage<Self>;
+    }
+    struct Ping(u32);
+    impl crate::Message for Ping {
+        type Reply = u32;
+    }
+    impl crate::Handler<Ping> for Echo {
+        async fn handle(&mut self, Ping(n): Ping, _: &mut crate::Context<Self>) -> u32 {
+            n
+        }
+    }
+    struct Stall;
+    impl crate::Message for Stall {
+        type Reply = ();
+    }
+    impl crate::Handler<Stall> for Echo {
+        async fn handle(&mut self, _: Stall, _: &mut crate::Context<Self>) {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// An ask answered by an actor that runs while the asker waits behind its deferred
+    /// wake-up never touches the deadline table; one that is not answered by then registers
+    /// its deadline, and times out at it.
+    #[tokio::test(start_paused = true)]
+    async fn a_prompt_answer_skips_the_deadline_table_and_a_late_one_does_not() {
+        let system = system();
+        let shared = system.shared();
+        let echo = system.spawn(Echo).unwrap();
+        for n in 0..100 {
+            assert_eq!(echo.ask(Ping(n)).await.unwrap(), n);
+        }
+        assert_eq!(entries(shared), 0, "no deadline was registered");
+
+        let start = system.now();
+        let stalled = echo.ask(Stall).timeout(Duration::from_millis(40)).await;
+        assert!(matches!(stalled, Err(crate::AskError::Timeout)));
+        assert_eq!(
+            system.now().saturating_duration_since(start),
+            Duration::from_millis(40)
+        );
+        assert_eq!(
+            entries(shared),
+            1,
+            "the stalled ask registered its deadline"
+        );
+        system.shutdown().await;
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_cancelled_deadline_never_fires() {
         let system = system();

@@ -124,6 +124,25 @@ impl Rt {
         self.sleep_until(self.now() + duration)
     }
 
+    /// Has the current task polled again once the tasks that are ready now have run, and
+    /// says whether it will be (`false`: this runtime cannot defer a wake-up, and the caller
+    /// must not count on one).
+    ///
+    /// On tokio this is a `yield_now` polled once: its wake-up waits in the worker's list of
+    /// deferred wake-ups, behind every task already scheduled.
+    pub(crate) fn defer_wake(&self, cx: &mut std::task::Context<'_>) -> bool {
+        match self {
+            Rt::Tokio(_) => {
+                // Pending on its first poll, with the wake-up deferred; dropping it cancels
+                // nothing.
+                let _ = std::pin::pin!(tokio::task::yield_now()).poll(cx);
+                true
+            }
+            // The simulator registers at once: the schedule a seed makes stays as it was.
+            Rt::Sim(_) => false,
+        }
+    }
+
     /// Lets other tasks run before the caller continues.
     pub(crate) async fn yield_now(&self) {
         match self {
