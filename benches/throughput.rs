@@ -499,6 +499,13 @@ const ROWS: &[Row] = &[
         Target::Ratio(1.0),
     ),
     row(
+        "ask round trip vs tokio mpsc + oneshot under `tokio::time::timeout` (a deadline each)",
+        &ASK,
+        "snowglobe_ask",
+        "tokio_mpsc_oneshot_timeout",
+        Target::None,
+    ),
+    row(
         "ping-pong between two actors vs two tokio tasks",
         &PING_PONG,
         "snowglobe_tell",

@@ -207,6 +207,11 @@ pub(crate) const ASK: Workload = Workload {
             name: "tokio_mpsc_oneshot",
             run: ask::tokio,
         },
+        // What every snowglobe ask carries and the plain baseline does not: a deadline.
+        Variant {
+            name: "tokio_mpsc_oneshot_timeout",
+            run: ask::tokio_timeout,
+        },
     ],
 };
 
@@ -1547,6 +1552,31 @@ mod ask {
                 let start = Instant::now();
                 for v in 0..n {
                     sum += tokio_request(&tx, v).await;
+                }
+                total += start.elapsed();
+                check_sum("tokio ask", sum, n);
+            }
+            drop(tx);
+            let handled = server.await.expect("bench: server panicked");
+            assert_eq!(handled, n * iters, "bench: requests lost");
+            total
+        })
+    }
+
+    /// The same requests, each under `tokio::time::timeout` with the system's default ask
+    /// timeout: the tokio code for a request with a deadline.
+    pub(super) fn tokio_timeout(env: &Env, n: u64, iters: u64) -> Duration {
+        let deadline = env.system().ask_timeout();
+        env.run(async move {
+            let (tx, server) = tokio_server();
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut sum = 0u64;
+                let start = Instant::now();
+                for v in 0..n {
+                    sum += ::tokio::time::timeout(deadline, tokio_request(&tx, v))
+                        .await
+                        .expect("bench: request timed out");
                 }
                 total += start.elapsed();
                 check_sum("tokio ask", sum, n);
