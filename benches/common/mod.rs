@@ -1544,29 +1544,16 @@ mod ask {
     }
 
     pub(super) fn tokio(env: &Env, n: u64, iters: u64) -> Duration {
-        env.run(async move {
-            let (tx, server) = tokio_server();
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let mut sum = 0u64;
-                let start = Instant::now();
-                for v in 0..n {
-                    sum += tokio_request(&tx, v).await;
-                }
-                total += start.elapsed();
-                check_sum("tokio ask", sum, n);
-            }
-            drop(tx);
-            let handled = server.await.expect("bench: server panicked");
-            assert_eq!(handled, n * iters, "bench: requests lost");
-            total
-        })
+        requests(env, n, iters, None)
     }
 
     /// The same requests, each under `tokio::time::timeout` with the system's default ask
     /// timeout: the tokio code for a request with a deadline.
     pub(super) fn tokio_timeout(env: &Env, n: u64, iters: u64) -> Duration {
-        let deadline = env.system().ask_timeout();
+        requests(env, n, iters, Some(env.system().ask_timeout()))
+    }
+
+    fn requests(env: &Env, n: u64, iters: u64, deadline: Option<Duration>) -> Duration {
         env.run(async move {
             let (tx, server) = tokio_server();
             let mut total = Duration::ZERO;
@@ -1574,9 +1561,12 @@ mod ask {
                 let mut sum = 0u64;
                 let start = Instant::now();
                 for v in 0..n {
-                    sum += ::tokio::time::timeout(deadline, tokio_request(&tx, v))
-                        .await
-                        .expect("bench: request timed out");
+                    sum += match deadline {
+                        None => tokio_request(&tx, v).await,
+                        Some(deadline) => ::tokio::time::timeout(deadline, tokio_request(&tx, v))
+                            .await
+                            .expect("bench: request timed out"),
+                    };
                 }
                 total += start.elapsed();
                 check_sum("tokio ask", sum, n);
