@@ -12,6 +12,7 @@ mod current;
 mod dynamic;
 mod envelope;
 mod reply;
+mod slot;
 
 use std::future::Future;
 

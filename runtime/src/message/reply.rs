@@ -4,8 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use tokio::sync::oneshot;
-
+use super::slot;
 use crate::actor::PanicMessage;
 
 /// Why a request got no reply; travels back to the asker in place of the reply.
@@ -78,7 +77,7 @@ pub(crate) fn dropping_with<T>(reason: Failure, f: impl FnOnce() -> T) -> T {
     out
 }
 
-pub(crate) type ReplyReceiver<R> = oneshot::Receiver<Result<R, Failure>>;
+pub(crate) type ReplyReceiver<R> = slot::Receiver<Result<R, Failure>>;
 
 /// Where the reply to a message goes: the asker's waiting slot, or nowhere for a tell.
 ///
@@ -96,7 +95,7 @@ pub(crate) type ReplyReceiver<R> = oneshot::Receiver<Result<R, Failure>>;
 /// nobody.send(7); // a tell: the reply goes nowhere
 /// ```
 pub struct ReplyTo<R: Send + 'static> {
-    tx: Option<oneshot::Sender<Result<R, Failure>>>,
+    tx: Option<slot::Sender<Result<R, Failure>>>,
 }
 
 impl<R: Send + 'static> ReplyTo<R> {
@@ -108,7 +107,7 @@ impl<R: Send + 'static> ReplyTo<R> {
 
     /// A slot and the receiver the asker awaits.
     pub(crate) fn channel() -> (ReplyTo<R>, ReplyReceiver<R>) {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = slot::channel();
         (ReplyTo { tx: Some(tx) }, rx)
     }
 
@@ -122,8 +121,8 @@ impl<R: Send + 'static> ReplyTo<R> {
     #[inline]
     pub fn send(mut self, reply: R) {
         if let Some(tx) = self.tx.take() {
-            // The asker may have timed out and gone: nothing to do then.
-            let _ = tx.send(Ok(reply));
+            // The asker may have timed out and gone: the reply is dropped then.
+            tx.send(Ok(reply));
         }
     }
 
@@ -131,7 +130,7 @@ impl<R: Send + 'static> ReplyTo<R> {
     /// (or the failure the far side sent) back to the asker.
     pub(crate) fn forward(mut self, outcome: Result<R, Failure>) {
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(outcome);
+            tx.send(outcome);
         }
     }
 
@@ -139,7 +138,7 @@ impl<R: Send + 'static> ReplyTo<R> {
     /// content ([`AskError::IdReused`](crate::AskError::IdReused)); the handler did not run.
     pub(crate) fn reject_reused_id(mut self) {
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Err(Failure::IdReused));
+            tx.send(Err(Failure::IdReused));
         }
     }
 }
@@ -155,11 +154,11 @@ impl<R: Send + 'static> Drop for ReplyTo<R> {
 
 /// Answers an asker whose reply slot is dropped unanswered.
 #[cold]
-fn drop_unanswered<R: Send + 'static>(tx: oneshot::Sender<Result<R, Failure>>) {
+fn drop_unanswered<R: Send + 'static>(tx: slot::Sender<Result<R, Failure>>) {
     if std::thread::panicking() && super::current::actor().is_some() {
         ORPHANS.with(|o| {
             o.borrow_mut().push(Box::new(move |failure| {
-                let _ = tx.send(Err(failure));
+                tx.send(Err(failure));
             }));
         });
         return;
@@ -169,7 +168,7 @@ fn drop_unanswered<R: Send + 'static>(tx: oneshot::Sender<Result<R, Failure>>) {
         .ok()
         .flatten()
         .unwrap_or(Failure::Dropped);
-    let _ = tx.send(Err(reason));
+    tx.send(Err(reason));
 }
 
 impl<R: Send + 'static> fmt::Debug for ReplyTo<R> {
