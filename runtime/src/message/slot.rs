@@ -5,7 +5,7 @@
 //! and a [`Receiver`], with one atomic state word, the value, and the receiver's waker. No
 //! reference count (the state word says who lets go last), no scheduler budget, no tracing.
 //! A reply is one compare-exchange when the receiver has not parked yet, two when it has (the
-//! sender wakes it in between), and taking a reply that is there is one load.
+//! sender wakes it in between), and taking a reply the sender is done with is one load.
 //!
 //! # The state word
 //!
@@ -15,10 +15,11 @@
 //! - `VALUE`: the value cell holds the value (only with `COMPLETE`).
 //! - `TX_DONE`, `RX_DONE`: that side has let go of the slot and touches it no more.
 //!
-//! The sender writes the value, then sets `COMPLETE | VALUE` by a compare-exchange (release).
-//! If `WAKER` was clear it sets `TX_DONE` in the same step and is done: the receiver has not
-//! parked, and will find the value when it looks. If `WAKER` was set it wakes the waker by
-//! reference, then sets `TX_DONE`.
+//! The sender writes the value, then sets `COMPLETE | VALUE` by a compare-exchange (release);
+//! a sender dropped without a value sets `COMPLETE` alone, the same way. If `WAKER` was clear
+//! it sets `TX_DONE` in the same step and is done: the receiver has not parked, and will find
+//! the outcome when it looks. If `WAKER` was set it wakes the waker by reference, then sets
+//! `TX_DONE`.
 //!
 //! The receiver looks (acquire) and takes a published outcome. Otherwise it parks: if a waker
 //! is registered and [`will_wake`](Waker::will_wake) the current one, there is nothing to do;
