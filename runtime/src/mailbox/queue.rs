@@ -1,10 +1,10 @@
 //! The mailbox queue: many senders, one receiver (the actor's task), bounded.
 //!
-//! This is the one module of the runtime with `unsafe` code. It is a segmented queue in the
-//! manner of crossbeam's `SegQueue`, specialised for a single consumer and for a mailbox's
-//! needs: the capacity check, the receiver's parking and the closing of the queue ride on the
-//! same compare-exchange that claims a slot, so a send is one read-modify-write, and taking a
-//! message is none.
+//! One of the two modules of the runtime with `unsafe` code (the other is the reply slot,
+//! `message/slot.rs`). It is a segmented queue in the manner of crossbeam's `SegQueue`,
+//! specialised for a single consumer and for a mailbox's needs: the capacity check, the
+//! receiver's parking and the closing of the queue ride on the same compare-exchange that claims
+//! a slot, so a send is one read-modify-write, and taking a message is none.
 //!
 //! # The tail word
 //!
