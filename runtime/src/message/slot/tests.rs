@@ -232,6 +232,18 @@ fn spin(rng: &mut u64) {
     }
 }
 
+/// Rounds whose receiver waits until the sender has completed: the outcome is there at the
+/// first poll.
+fn sender_completes_first(id: usize) -> bool {
+    id % 11 == 5 && !receiver_polls_first(id)
+}
+
+/// Rounds whose sender waits until the receiver has polled once: the receiver finds nothing
+/// and parks (or gives up).
+fn receiver_polls_first(id: usize) -> bool {
+    id % 13 == 7
+}
+
 /// Waits until `go` reaches `round`: spins a while, then yields.
 fn wait_for(go: &AtomicUsize, round: usize) {
     let mut spins = 0u32;
@@ -265,15 +277,24 @@ fn sender_and_receiver_race_on_two_threads() {
     let drops = drop_counters(ROUNDS);
     let sent = drop_counters(ROUNDS);
     let go = Arc::new(AtomicUsize::new(0));
+    // Raised by the sender once it has completed a round, and by the receiver once it has
+    // polled once: some rounds wait on them, so that each order happens whatever the load.
+    let done = Arc::new(AtomicUsize::new(0));
+    let polled = Arc::new(AtomicUsize::new(0));
     let (to_sender, batches) = mpsc::channel::<Vec<Sender<Tracked>>>();
     let sender = {
         let drops = drops.clone();
         let sent = sent.clone();
         let go = go.clone();
+        let done = done.clone();
+        let polled = polled.clone();
         thread::spawn(move || {
             let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
             for (id, tx) in batches.into_iter().flatten().enumerate() {
                 wait_for(&go, id + 1);
+                if receiver_polls_first(id) {
+                    wait_for(&polled, id + 1);
+                }
                 spin(&mut rng);
                 if id % 5 == 3 {
                     drop(tx);
@@ -284,6 +305,7 @@ fn sender_and_receiver_race_on_two_threads() {
                         drops: drops.clone(),
                     });
                 }
+                done.store(id + 1, Release);
             }
         })
     };
@@ -299,13 +321,18 @@ fn sender_and_receiver_race_on_two_threads() {
         to_sender.send(senders).unwrap();
         for (id, mut rx) in (first..).zip(receivers) {
             go.store(id + 1, Release);
+            if sender_completes_first(id) {
+                wait_for(&done, id + 1);
+            }
             spin(&mut rng);
             let mut polls = 0usize;
             let outcome = loop {
                 // Rounds with `id % 3 == 1` switch wakers on every poll.
                 let w = &waker[if id % 3 == 1 { polls % 2 } else { 0 }];
                 polls += 1;
-                match poll(&mut rx, w) {
+                let polling = poll(&mut rx, w);
+                polled.store(id + 1, Release);
+                match polling {
                     Poll::Ready(outcome) => break Some(outcome),
                     Poll::Pending if id % 7 == 2 => break None,
                     Poll::Pending => thread::park(),
@@ -346,7 +373,8 @@ fn sender_and_receiver_race_on_two_threads() {
         }
     }
     // The run did exercise the paths it means to: the send came first in some rounds, the
-    // receiver parked first in others, and some receivers gave up.
+    // receiver parked first in others, and some receivers gave up. (The rounds that wait for
+    // one order make each happen whatever the machine's load.)
     eprintln!("ready on the first poll {ready_first}, parked {parked}, gave up {gave_up}");
     assert!(read.iter().filter(|r| **r).count() > ROUNDS / 2);
     assert!(ready_first > 0 && parked > 0 && gave_up > 0);
