@@ -142,6 +142,46 @@ async fn ask_times_out_at_its_deadline() {
     assert!(waited >= Duration::from_millis(50), "{waited:?}");
 }
 
+/// Polls `fut` to the end on this thread, parking between polls: an executor that is not a
+/// tokio runtime.
+fn block_on_plain_thread<F: std::future::IntoFuture>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = TaskContext::from_waker(&waker);
+    let mut fut = pin!(fut.into_future());
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// An ask awaited by a plain thread, outside any runtime, is answered, and one that gets no
+/// answer ends at its deadline: its first wait has no runtime to defer its wake-up to, so it
+/// registers its deadline at its second.
+#[test]
+fn an_ask_from_a_plain_thread_is_answered_or_times_out() {
+    let system = System::builder().worker_threads(1).build().unwrap();
+    let probe = system.spawn(Probe::default()).unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            assert_eq!(block_on_plain_thread(probe.ask(Record(5))).unwrap(), 1);
+            let result =
+                block_on_plain_thread(probe.ask(Forever).timeout(Duration::from_millis(20)));
+            assert!(matches!(result, Err(AskError::Timeout)), "{result:?}");
+        });
+    });
+    // The handler of `Forever` never returns: a graceful stop would wait for it.
+    probe.kill();
+    system.block_on(system.shutdown());
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_ask_has_the_system_default_deadline() {
     let system = System::builder()
