@@ -12,6 +12,7 @@
 //! sleeps and must be woken) and `CLOSED` (no more messages are accepted). Positions count
 //! slots of blocks of [`LAP`] positions, of which the last one of each block is not a slot: a
 //! tail at that offset means "the next block is being installed", and senders wait for it.
+//! Lap 0 is the exception: it has one slot (see Memory below).
 //!
 //! A sender loads the tail, checks `CLOSED`, checks the capacity against `released` (how far
 //! the receiver has taken, published in batches), and claims the position with a
@@ -33,6 +34,27 @@
 //! message holds no block. A block the receiver has finished is kept as a spare for the next
 //! block a sender needs, so a busy mailbox allocates nothing in the steady state.
 //!
+//! The first block is small: many actors get one or two messages in their life, and a full
+//! block of [`BLOCK_CAP`] envelopes would stay with such an actor for good (2.3 KB for 72-byte
+//! envelopes, more than the rest of the actor). Lap 0 therefore has a [`SmallBlock`]: the same
+//! generic [`Block`] with one slot, its own allocation (88 bytes for a 72-byte envelope). It is
+//! its own type, and no pointer to it is ever typed as a full block: the queue holds it in
+//! `first` alone, while `tail.block` and the receiver's block stay null during lap 0, so no
+//! full block is ever made out of its smaller memory. The fast paths leave lap 0 to the slow
+//! paths: their check of the position against [`LAP`] replaces a null check of the block.
+//!
+//! Lap 0's positions are its slot (offset 0), its marker (offset 1) and an "installing"
+//! offset (2); the tail never stands on the others, and the next block starts at [`LAP`] as
+//! for every lap. The claimer of lap 0's slot does not install the next block (that would
+//! allocate a full block for the first message): the tail stays on the marker, meaning "the
+//! slot is claimed, the next block is not there yet". The next sender to find room there
+//! installs it: it moves the tail to offset 2 with a compare-exchange (senders that see 2
+//! wait, as on a full block's marker), installs the block, links it from the small block, and
+//! moves the tail to [`LAP`]; then it claims a slot as usual. The receiver, once it has taken
+//! lap 0's slot, waits on the marker (it parks there like anywhere else) until the small
+//! block's `next` appears, then frees the small block and moves to lap 1. A small block is
+//! never kept as the spare: the spare is always a full block.
+//!
 //! # Safety argument, in short
 //!
 //! - A slot is written only by the sender whose compare-exchange claimed it, and read only by
@@ -41,8 +63,12 @@
 //!   freed only after the receiver took every slot of it; a claimed slot is always marked
 //!   (`READY` by `push`, `SKIPPED` if its [`Slot`] was dropped unfilled), so the receiver
 //!   never leaves a block that a sender still writes to.
+//! - The small block is freed only once its slot is taken and its `next` is set. The one
+//!   sender that sets `next` holds lap 0's "installing" offset (its compare-exchange moved the
+//!   tail there), and it does not touch the small block after that store.
 //! - Positions only grow, so a sender with a stale snapshot of the tail fails its
-//!   compare-exchange instead of claiming a recycled block's slot.
+//!   compare-exchange instead of claiming a recycled block's slot, installing lap 1 twice, or
+//!   reaching a freed small block (`first` keeps pointing to it).
 //! - The receiver's state (`head`) is touched only by the single consumer: the actor's task,
 //!   which is the only caller of the `&self` methods documented as receiver-only, or `Drop`.
 
@@ -53,7 +79,7 @@ use std::num::NonZeroUsize;
 use std::ptr;
 use std::sync::atomic::{
     AtomicBool, AtomicPtr, AtomicU8, AtomicUsize,
-    Ordering::{Acquire, Relaxed, Release, SeqCst},
+    Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst},
 };
 use std::task::{Context, Poll, Waker};
 
@@ -69,6 +95,13 @@ const ONE: usize = 1 << SHIFT;
 /// Positions per block; the last is the "installing the next block" marker, not a slot.
 const LAP: usize = 32;
 const BLOCK_CAP: usize = LAP - 1;
+
+/// Lap 0 has one slot, in a [`SmallBlock`]: offset 0.
+const FIRST_CAP: usize = 1;
+/// Lap 0's marker: its slot is claimed and the next block is not installed yet.
+const FIRST_MARKER: usize = FIRST_CAP;
+/// Lap 0's "the next block is being installed" offset.
+const FIRST_INSTALLING: usize = FIRST_MARKER + 1;
 
 /// The largest capacity a bounded queue can have.
 pub(crate) const MAX_CAPACITY: usize = usize::MAX >> (SHIFT + 2);
@@ -90,24 +123,30 @@ const EMPTY: u8 = 0;
 const READY: u8 = 1;
 const SKIPPED: u8 = 2;
 
-/// A segment of the queue. The slot states sit together, apart from the values, so that a
-/// new block only needs its states and its link initialised, not its values.
-struct Block<T> {
+/// A segment of the queue: `N` slots, [`BLOCK_CAP`] for every lap but the first. The slot
+/// states sit together, apart from the values, so that a new block only needs its states and
+/// its link initialised, not its values. Whatever its size, a block's successor is a full
+/// block.
+struct Block<T, const N: usize = BLOCK_CAP> {
     next: AtomicPtr<Block<T>>,
-    states: [AtomicU8; BLOCK_CAP],
-    values: [UnsafeCell<MaybeUninit<T>>; BLOCK_CAP],
+    states: [AtomicU8; N],
+    values: [UnsafeCell<MaybeUninit<T>>; N],
 }
 
-impl<T> Block<T> {
+/// Lap 0's block: one slot (see the module docs, Memory).
+type SmallBlock<T> = Block<T, FIRST_CAP>;
+
+impl<T, const N: usize> Block<T, N> {
     /// A block with every slot `EMPTY` and no successor. The values stay uninitialised.
-    fn new() -> Box<Block<T>> {
-        let mut block = Box::<Block<T>>::new_uninit();
+    fn new() -> Box<Block<T, N>> {
+        let mut block = Box::<Block<T, N>>::new_uninit();
         let raw = block.as_mut_ptr();
-        // SAFETY: `raw` points to an allocation for a `Block<T>`; the link and the states are
-        // written before `assume_init`, and the values are `MaybeUninit`, valid as they are.
+        // SAFETY: `raw` points to an allocation for a `Block<T, N>`; the link and the states
+        // are written before `assume_init`, and the values are `MaybeUninit`, valid as they
+        // are.
         unsafe {
             ptr::addr_of_mut!((*raw).next).write(AtomicPtr::new(ptr::null_mut()));
-            ptr::addr_of_mut!((*raw).states).write([const { AtomicU8::new(EMPTY) }; BLOCK_CAP]);
+            ptr::addr_of_mut!((*raw).states).write([const { AtomicU8::new(EMPTY) }; N]);
             block.assume_init()
         }
     }
@@ -116,6 +155,7 @@ impl<T> Block<T> {
 /// The sending side of the tail: the word senders claim slots on, and the current block.
 struct Tail<T> {
     index: AtomicUsize,
+    /// The block of the tail's lap, from lap 1 on; null during lap 0 (its block is `first`).
     block: AtomicPtr<Block<T>>,
     /// How many messages the receiver has taken and given back (a sequence number, not a
     /// position). Senders read it for the capacity check; the receiver writes it in batches.
@@ -126,6 +166,8 @@ struct Tail<T> {
 struct Head<T> {
     /// The next position to take.
     position: usize,
+    /// The block of `position`'s lap, from lap 1 on; null during lap 0 (its block is
+    /// `first`).
     block: *mut Block<T>,
     /// Messages taken and not yet given back to the senders.
     unreleased: usize,
@@ -142,8 +184,10 @@ struct Head<T> {
 #[repr(C)]
 pub(crate) struct Queue<T> {
     tail: Tail<T>,
-    /// The first block, until the receiver takes it over.
-    first: AtomicPtr<Block<T>>,
+    /// Lap 0's small block, set once by the first sender. It keeps its value after the
+    /// receiver has moved past lap 0 and freed the block, and is dereferenced only by a sender
+    /// whose claim in lap 0 succeeded and by the receiver (or `Drop`) while in lap 0.
+    first: AtomicPtr<SmallBlock<T>>,
     /// A finished block kept for reuse.
     spare: AtomicPtr<Block<T>>,
     capacity: usize,
@@ -230,14 +274,24 @@ pub(crate) enum Pop<T> {
     Signal,
 }
 
-/// How many slots come before `position`: positions minus the one marker per block. (For the
-/// marker itself this is the count including the block's last slot, which is what a tail
-/// sitting on the marker has claimed.)
+/// How many slots come before `position`: positions minus the ones that are not slots (one
+/// marker per full block, lap 0's positions past its one slot). (For a marker this is the
+/// count including the block's last slot, which is what a tail sitting on the marker has
+/// claimed; lap 0's marker and its "installing" offset both count lap 0's slot.)
 ///
 /// Senders compare it with `released` using `saturating_sub`: a sender's tail may be older
 /// than the receiver's progress, and then its compare-exchange fails anyway.
 const fn sequence(position: usize) -> usize {
-    (position / LAP) * BLOCK_CAP + position % LAP
+    if position < LAP {
+        if position < FIRST_CAP {
+            position
+        } else {
+            FIRST_CAP
+        }
+    } else {
+        // Every lap counted as full, less the slots lap 0 lacks.
+        (position / LAP) * BLOCK_CAP + position % LAP - (BLOCK_CAP - FIRST_CAP)
+    }
 }
 
 impl<T> Queue<T> {
@@ -292,25 +346,28 @@ impl<T> Queue<T> {
     /// or closed queue is answered by loads alone.
     #[inline]
     pub(crate) fn try_reserve(&self) -> Result<Slot<'_>, Reject> {
-        // The fast path: an open queue with room, in the middle of an existing block, and no
+        // The fast path: an open queue with room, past lap 0, in the middle of a block, and no
         // other sender racing for the same position.
         let tail = self.tail.index.load(Acquire);
         let position = tail >> SHIFT;
         let offset = position % LAP;
         if tail & CLOSED == 0
+            && position >= LAP
             && offset + 1 < BLOCK_CAP
             && sequence(position).saturating_sub(self.tail.released.load(Acquire)) < self.capacity
         {
+            // Past lap 0, this is the full block of the position's lap, or a newer one if the
+            // tail moved on: its sender stored it before moving the tail into the lap (release,
+            // and the acquire load of the tail above), and a newer one fails the claim below.
             let block = self.tail.block.load(Acquire);
-            if !block.is_null()
-                && self
-                    .tail
-                    .index
-                    .compare_exchange(tail, (tail + ONE) & !PARKED, SeqCst, Relaxed)
-                    .is_ok()
+            if self
+                .tail
+                .index
+                .compare_exchange(tail, (tail + ONE) & !PARKED, SeqCst, Relaxed)
+                .is_ok()
             {
-                // SAFETY: the claim makes this slot ours; the block lives until the receiver
-                // has seen it marked.
+                // SAFETY: the claim makes this slot ours, in the full block `block` (see
+                // above); the block lives until the receiver has seen it marked.
                 let (value, state) =
                     unsafe { ((*block).values[offset].get(), &(*block).states[offset]) };
                 return Ok(Slot {
@@ -326,12 +383,11 @@ impl<T> Queue<T> {
     }
 
     /// The general case of [`try_reserve`](Queue::try_reserve): full, closed, a block to
-    /// install, the first block, or a race with another sender.
+    /// install, lap 0, or a race with another sender.
     #[cold]
     fn try_reserve_slow(&self) -> Result<Slot<'_>, Reject> {
         let backoff = Backoff::new();
         let mut tail = self.tail.index.load(Acquire);
-        let mut block = self.tail.block.load(Acquire);
         let mut next_block: Option<Box<Block<T>>> = None;
         let claimed = loop {
             if tail & CLOSED != 0 {
@@ -339,38 +395,83 @@ impl<T> Queue<T> {
             }
             let position = tail >> SHIFT;
             let offset = position % LAP;
-            if offset == BLOCK_CAP {
+            let first_lap = position < LAP;
+            if offset == BLOCK_CAP || (first_lap && offset == FIRST_INSTALLING) {
                 // Another sender is installing the next block: wait for it.
                 backoff.snooze();
                 tail = self.tail.index.load(Acquire);
-                block = self.tail.block.load(Acquire);
                 continue;
             }
             if sequence(position).saturating_sub(self.tail.released.load(Acquire)) >= self.capacity
             {
                 break Err(Reject::Full);
             }
-            if offset + 1 == BLOCK_CAP && next_block.is_none() {
-                next_block = Some(self.take_block());
-            }
-            if block.is_null() {
-                // The very first message: install the first block.
-                let new = Box::into_raw(next_block.take().unwrap_or_else(|| self.take_block()));
-                if self
-                    .tail
-                    .block
-                    .compare_exchange(ptr::null_mut(), new, Release, Relaxed)
-                    .is_ok()
-                {
-                    self.first.store(new, Release);
-                    block = new;
-                } else {
-                    // SAFETY: `new` was not published; it is still ours.
-                    next_block = Some(unsafe { Box::from_raw(new) });
-                    tail = self.tail.index.load(Acquire);
-                    block = self.tail.block.load(Acquire);
+            if first_lap {
+                if offset == FIRST_MARKER {
+                    // Lap 0's slot is claimed and lap 1's block is not there: install it, then
+                    // claim in lap 1 on the next turn of the loop.
+                    let next = next_block.take().unwrap_or_else(|| self.take_block());
+                    match self
+                        .tail
+                        .index
+                        .compare_exchange(tail, tail + ONE, SeqCst, Acquire)
+                    {
+                        Ok(_) => {
+                            let next = Box::into_raw(next);
+                            self.tail.block.store(next, Release);
+                            let small = self.first.load(Acquire);
+                            // SAFETY: the tail was on lap 0's marker, so the small block is
+                            // installed (before lap 0's claim, which the acquire loads of the
+                            // tail saw), and it lives until its `next` is set: the receiver
+                            // waits for it, and only this sender, which moved the tail to
+                            // "installing", sets it. It does not touch the block after this.
+                            unsafe { (*small).next.store(next, Release) };
+                            // To lap 1, keeping the flags: `PARKED` goes to the next claimer.
+                            let skip = (LAP - FIRST_INSTALLING) * ONE;
+                            tail = self.tail.index.fetch_add(skip, Release).wrapping_add(skip);
+                        }
+                        Err(current) => {
+                            next_block = Some(next);
+                            tail = current;
+                            backoff.spin();
+                        }
+                    }
                     continue;
                 }
+                // Lap 0's one slot: the very first message.
+                let small = self.first_block();
+                match self.tail.index.compare_exchange_weak(
+                    tail,
+                    (tail + ONE) & !PARKED,
+                    SeqCst,
+                    Acquire,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: the claim makes lap 0's slot ours, so `small` is the small
+                        // block (set before any claim, never replaced), alive until the
+                        // receiver has taken this slot.
+                        let (value, state) =
+                            unsafe { ((*small).values[offset].get(), &(*small).states[offset]) };
+                        break Ok(Slot {
+                            value: value.cast(),
+                            state,
+                            wake_receiver: tail & PARKED != 0,
+                            wakers: &self.wakers,
+                            _queue: PhantomData,
+                        });
+                    }
+                    Err(current) => {
+                        tail = current;
+                        backoff.spin();
+                        continue;
+                    }
+                }
+            }
+            // Past lap 0 (see `try_reserve` for why this is the position's block if the claim
+            // succeeds).
+            let block = self.tail.block.load(Acquire);
+            if offset + 1 == BLOCK_CAP && next_block.is_none() {
+                next_block = Some(self.take_block());
             }
             // Claim the position; the claimer that sees `PARKED` takes over the wake-up.
             let new_tail = (tail + ONE) & !PARKED;
@@ -407,7 +508,6 @@ impl<T> Queue<T> {
                 }
                 Err(current) => {
                     tail = current;
-                    block = self.tail.block.load(Acquire);
                     backoff.spin();
                 }
             }
@@ -462,7 +562,29 @@ impl<T> Queue<T> {
         }
     }
 
-    /// A block for a sender: the spare if there is one, else a new allocation.
+    /// Lap 0's small block, allocated if no sender has done it yet. The pointer may be stale
+    /// (its block freed) if the tail has left lap 0 meanwhile: a caller dereferences it only
+    /// once its claim in lap 0 succeeded.
+    fn first_block(&self) -> *mut SmallBlock<T> {
+        let small = self.first.load(Acquire);
+        if !small.is_null() {
+            return small;
+        }
+        let new = Box::into_raw(SmallBlock::new());
+        match self
+            .first
+            .compare_exchange(ptr::null_mut(), new, AcqRel, Acquire)
+        {
+            Ok(_) => new,
+            Err(installed) => {
+                // SAFETY: `new` was not published; it is still ours.
+                drop(unsafe { Box::from_raw(new) });
+                installed
+            }
+        }
+    }
+
+    /// A full block for a sender: the spare if there is one, else a new allocation.
     fn take_block(&self) -> Box<Block<T>> {
         let spare = self.spare.swap(ptr::null_mut(), Acquire);
         if spare.is_null() {
@@ -474,7 +596,7 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Keeps a block no one uses as the spare, or frees it if there is one already.
+    /// Keeps a full block no one uses as the spare, or frees it if there is one already.
     fn recycle(&self, block: *mut Block<T>) {
         // SAFETY: the caller owns `block`: every slot is `EMPTY` and nothing points to it.
         unsafe { (*block).next.store(ptr::null_mut(), Relaxed) };
@@ -624,17 +746,18 @@ impl<T> Queue<T> {
     /// Takes the next item if it is there. Receiver only.
     ///
     /// The fast path: one load of the slot's state, one read of the value. Empty slots,
-    /// skipped slots and the end of a block go to [`take_slow`](Queue::take_slow).
+    /// skipped slots, the end of a block and lap 0 go to [`take_slow`](Queue::take_slow).
     #[inline]
     pub(crate) fn try_pop(&self) -> Option<T> {
         // SAFETY: receiver only (see the module docs): no other `&mut Head` exists.
         let head = unsafe { &mut *self.head.get() };
-        let block = head.block;
         let offset = head.position % LAP;
-        if block.is_null() || offset + 1 == BLOCK_CAP {
+        if head.position < LAP || offset + 1 == BLOCK_CAP {
             return self.take_slow(head);
         }
-        // SAFETY: the receiver's block is alive until the receiver moves past it.
+        let block = head.block;
+        // SAFETY: past lap 0 the receiver's block is the full block of its lap, alive until
+        // the receiver moves past it.
         let state = unsafe { &(*block).states[offset] };
         match state.load(Acquire) {
             READY => {}
@@ -653,16 +776,59 @@ impl<T> Queue<T> {
     }
 
     /// Whether the slot at the receiver's position is marked. Receiver only.
+    ///
+    /// On lap 0's marker (its slot taken), this moves the receiver to lap 1 once a sender has
+    /// installed lap 1's block, and frees the small block.
     fn ready(&self, head: &mut Head<T>) -> bool {
-        if head.block.is_null() {
-            head.block = self.first.load(Acquire);
-            if head.block.is_null() {
+        if head.position < LAP {
+            let small = self.first.load(Acquire);
+            if small.is_null() {
                 return false;
             }
+            if head.position < FIRST_CAP {
+                // SAFETY: the small block is alive until the receiver moves past lap 0.
+                return unsafe { (*small).states[head.position].load(Acquire) != EMPTY };
+            }
+            // SAFETY: as above.
+            let next = unsafe { (*small).next.load(Acquire) };
+            if next.is_null() {
+                return false;
+            }
+            // SAFETY: the small block's slot is taken and its `next` set, so no sender
+            // touches it any more (see the module docs), and once the receiver is past lap 0
+            // no one dereferences `first`. It was allocated by `SmallBlock::new`.
+            drop(unsafe { Box::from_raw(small) });
+            head.block = next;
+            head.position = LAP;
         }
         let offset = head.position % LAP;
-        // SAFETY: the receiver's block is alive until the receiver moves past it.
+        // SAFETY: past lap 0 the receiver's block is the full block of its lap, alive until
+        // the receiver moves past it.
         unsafe { (*head.block).states[offset].load(Acquire) != EMPTY }
+    }
+
+    /// The state and the value of the slot at the receiver's position, which
+    /// [`ready`](Queue::ready) found marked. Receiver only.
+    fn head_slot(&self, head: &Head<T>) -> (*const AtomicU8, *mut MaybeUninit<T>) {
+        let offset = head.position % LAP;
+        // SAFETY: `ready` found the block of the receiver's lap, which is alive until the
+        // receiver moves past it: the small block in `first` for lap 0 (loaded with acquire
+        // there), the full block in `head.block` after.
+        unsafe {
+            if head.position < LAP {
+                let small = self.first.load(Relaxed);
+                (
+                    &raw const (*small).states[offset],
+                    (*small).values[offset].get(),
+                )
+            } else {
+                let block = head.block;
+                (
+                    &raw const (*block).states[offset],
+                    (*block).values[offset].get(),
+                )
+            }
+        }
     }
 
     /// Takes the item at the receiver's position if it is there, moving past skipped slots
@@ -674,17 +840,20 @@ impl<T> Queue<T> {
                 return None;
             }
             let offset = head.position % LAP;
+            let (state, value) = self.head_slot(head);
             // SAFETY: `ready` checked the block and the slot's mark (acquire): the sender's
             // write of the value happened before, and no one else reads this slot.
             let (state, item) = unsafe {
-                let state = (*head.block).states[offset].load(Acquire);
-                let item = (state == READY)
-                    .then(|| (*head.block).values[offset].get().read().assume_init());
-                (*head.block).states[offset].store(EMPTY, Relaxed);
-                (state, item)
+                let mark = (*state).load(Acquire);
+                let item = (mark == READY).then(|| value.read().assume_init());
+                (*state).store(EMPTY, Relaxed);
+                (mark, item)
             };
+            let first_lap = head.position < LAP;
             head.position += 1;
-            if offset + 1 == BLOCK_CAP {
+            // Lap 0's slot taken, the receiver stays on its marker until lap 1's block is
+            // installed (`ready` moves it on); a full block's last slot hands over at once.
+            if !first_lap && offset + 1 == BLOCK_CAP {
                 // The block is done: every slot was marked, so no sender touches it any more.
                 // SAFETY: as said; `next` is non-null because the last slot's claimer
                 // installed it before marking the slot.
@@ -777,13 +946,28 @@ impl<T> Drop for Queue<T> {
     fn drop(&mut self) {
         let tail = *self.tail.index.get_mut() >> SHIFT;
         let head = self.head.get_mut();
-        let mut block = if head.block.is_null() {
-            *self.first.get_mut()
-        } else {
-            head.block
-        };
+        let mut block = head.block;
         let mut position = head.position;
-        // Drop the items still queued and free the blocks they sit in.
+        if position < LAP {
+            // Still in lap 0: the small block, if any, then what it links to.
+            let small = *self.first.get_mut();
+            if !small.is_null() {
+                // SAFETY: `&mut self`: no sender or receiver runs. The small block is alive
+                // (the receiver has not left lap 0) and was allocated by `SmallBlock::new`; a
+                // `READY` slot holds an initialised value no one took.
+                unsafe {
+                    if position < tail.min(FIRST_CAP)
+                        && (*small).states[position].load(Relaxed) == READY
+                    {
+                        (*small).values[position].get().cast::<T>().drop_in_place();
+                    }
+                    block = (*small).next.load(Relaxed);
+                    drop(Box::from_raw(small));
+                }
+            }
+            position = LAP;
+        }
+        // Drop the items still queued and free the full blocks they sit in.
         while !block.is_null() {
             let offset = position % LAP;
             if position < tail && offset < BLOCK_CAP {
@@ -797,7 +981,7 @@ impl<T> Drop for Queue<T> {
                 position += 1;
                 continue;
             }
-            // SAFETY: as above; blocks were allocated by `Block::new` and are linked once.
+            // SAFETY: as above; full blocks were allocated by `Block::new` and are linked once.
             let next = unsafe { (*block).next.load(Relaxed) };
             drop(unsafe { Box::from_raw(block) });
             block = next;

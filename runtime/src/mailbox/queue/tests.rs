@@ -272,3 +272,339 @@ fn a_skipped_slot_gives_its_room_back() {
     assert_eq!(q.len(), 0, "the skipped slot is not counted");
     assert!(send(&q, 2).is_ok(), "its room came back");
 }
+
+// --- lap 0: the small first block ---------------------------------------------------------
+
+/// Takes every item waiting, in order, and gives their room back.
+fn drain<T: std::fmt::Debug>(q: &Queue<T>) -> Vec<T> {
+    let mut items = Vec::new();
+    while let Poll::Ready(Pop::Item(item)) = pop(q) {
+        items.push(item);
+    }
+    q.release();
+    items
+}
+
+#[test]
+fn capacity_is_exact_across_the_small_block() {
+    for capacity in [1, 2, 3, 31, 32, 64] {
+        let q = Queue::new(NonZeroUsize::new(capacity));
+        let mut next = 0;
+        // Round 0 starts in the small block and ends in lap 1 or later; each later round
+        // starts where the receiver left off. The receiver makes no progress within a round.
+        for round in 0..4 {
+            for i in 0..capacity {
+                assert!(
+                    send(&q, next + i).is_ok(),
+                    "capacity {capacity}, round {round}: send {i} refused"
+                );
+            }
+            assert_eq!(
+                send(&q, usize::MAX),
+                Err(Reject::Full),
+                "capacity {capacity}, round {round}"
+            );
+            assert_eq!(q.len(), capacity);
+            let items = drain(&q);
+            assert_eq!(items, (next..next + capacity).collect::<Vec<_>>());
+            assert_eq!(q.len(), 0);
+            next += capacity;
+        }
+    }
+}
+
+#[test]
+fn capacity_counts_the_small_block_while_the_receiver_sits_on_its_marker() {
+    // The receiver took lap 0's slot and waits on its marker; lap 1 is not installed yet.
+    for capacity in [1, 2, 3, 31, 32, 64] {
+        let q = Queue::new(NonZeroUsize::new(capacity));
+        send(&q, 0).unwrap();
+        assert!(matches!(pop(&q), Poll::Ready(Pop::Item(0))));
+        assert!(pop(&q).is_pending());
+        assert!(
+            q.tail.block.load(SeqCst).is_null(),
+            "lap 1 not installed yet"
+        );
+        for i in 1..=capacity {
+            send(&q, i).unwrap();
+        }
+        assert_eq!(send(&q, 0), Err(Reject::Full), "capacity {capacity}");
+        assert_eq!(drain(&q), (1..=capacity).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn one_message_allocates_only_the_small_block() {
+    let q = Queue::new(None);
+    assert!(q.first.load(SeqCst).is_null());
+    send(&q, 1).unwrap();
+    assert!(!q.first.load(SeqCst).is_null());
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(1))));
+    assert!(pop(&q).is_pending());
+    assert!(
+        q.tail.block.load(SeqCst).is_null(),
+        "no full block for one message"
+    );
+    assert!(q.spare.load(SeqCst).is_null());
+    // The second message installs lap 1's block.
+    send(&q, 2).unwrap();
+    assert!(!q.tail.block.load(SeqCst).is_null());
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(2))));
+    // The small block is freed, never kept as the spare; a full block is.
+    assert!(q.spare.load(SeqCst).is_null());
+    for i in 3..3 + 2 * BLOCK_CAP {
+        send(&q, i).unwrap();
+    }
+    assert_eq!(drain(&q), (3..3 + 2 * BLOCK_CAP).collect::<Vec<_>>());
+    assert!(!q.spare.load(SeqCst).is_null(), "lap 1's block is kept");
+}
+
+#[test]
+fn items_stay_in_order_across_the_small_block() {
+    // All at once: the small block, then lap 1 and 2, taken after.
+    let q = Queue::new(None);
+    for i in 0..100 {
+        send(&q, i).unwrap();
+    }
+    assert_eq!(drain(&q), (0..100).collect::<Vec<_>>());
+    // One at a time, the receiver keeping up: it waits on lap 0's marker for lap 1.
+    let q = Queue::new(None);
+    for i in 0..100 {
+        send(&q, i).unwrap();
+        assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == i));
+        assert!(pop(&q).is_pending());
+    }
+    // Two at a time across the boundary.
+    let q = Queue::new(NonZeroUsize::new(2));
+    for i in (0..100).step_by(2) {
+        send(&q, i).unwrap();
+        send(&q, i + 1).unwrap();
+        assert_eq!(drain(&q), vec![i, i + 1]);
+    }
+}
+
+#[derive(Debug)]
+struct Counted(usize, Arc<Vec<AtomicUsize>>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1[self.0].fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn dropping_the_queue_drops_each_value_once_in_every_block() {
+    // (sent, taken before the queue is dropped, whether the receiver then polls once more and
+    // parks where it stands).
+    let cases = [
+        (0, 0, false),
+        (1, 0, false),   // the small block's value alone
+        (1, 1, true),    // the receiver waits on lap 0's marker, no lap 1
+        (2, 0, false),   // the small block and lap 1
+        (2, 1, false),   // the receiver on lap 0's marker, lap 1 installed
+        (40, 0, false),  // the small block, lap 1 and lap 2
+        (40, 1, false),  // from lap 0's marker on
+        (40, 5, false),  // from the middle of lap 1
+        (40, 32, false), // lap 1 done (kept as the spare), in lap 2
+        (100, 70, false),
+        (32, 32, true), // the receiver parked at the start of lap 2
+    ];
+    for (sent, taken, poll_again) in cases {
+        let counts = Arc::new((0..sent).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
+        {
+            let q = Queue::new(None);
+            for i in 0..sent {
+                send(&q, Counted(i, counts.clone())).unwrap();
+            }
+            for i in 0..taken {
+                match pop(&q) {
+                    Poll::Ready(Pop::Item(item)) => assert_eq!(item.0, i),
+                    other => panic!("{other:?}"),
+                }
+            }
+            if poll_again {
+                assert_eq!(sent, taken);
+                assert!(pop(&q).is_pending());
+            }
+            for (i, count) in counts.iter().enumerate() {
+                let expected = usize::from(i < taken);
+                assert_eq!(
+                    count.load(SeqCst),
+                    expected,
+                    "case {sent}/{taken}, item {i}"
+                );
+            }
+        }
+        for (i, count) in counts.iter().enumerate() {
+            assert_eq!(
+                count.load(SeqCst),
+                1,
+                "case {sent}/{taken}, item {i}: dropped once"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_skipped_slot_in_the_small_block() {
+    // Skipped, then a message in lap 1.
+    let q = Queue::new(None);
+    drop(q.try_reserve().unwrap());
+    assert!(pop(&q).is_pending(), "nothing but the skipped slot");
+    send(&q, 2).unwrap();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(2))));
+    assert!(pop(&q).is_pending());
+    // Skipped with the receiver parked on it, at capacity 1: it is woken, steps over the
+    // slot, and its room comes back.
+    let q: Queue<u32> = Queue::new(NonZeroUsize::new(1));
+    let (count, w) = waker();
+    let mut cx = Context::from_waker(&w);
+    assert!(q.poll_pop(&mut cx, true).is_pending());
+    let slot = q.try_reserve().unwrap();
+    assert_eq!(send(&q, 9), Err(Reject::Full));
+    drop(slot);
+    assert_eq!(count.0.load(SeqCst), 1, "the skip wakes the receiver");
+    assert!(q.poll_pop(&mut cx, true).is_pending());
+    assert_eq!(q.len(), 0);
+    send(&q, 2).unwrap();
+    assert_eq!(send(&q, 9), Err(Reject::Full));
+    assert!(matches!(
+        q.poll_pop(&mut cx, true),
+        Poll::Ready(Pop::Item(2))
+    ));
+    // Dropped with a skipped small slot and a value in lap 1.
+    let counts = Arc::new(vec![AtomicUsize::new(0)]);
+    {
+        let q = Queue::new(None);
+        drop(q.try_reserve().unwrap());
+        send(&q, Counted(0, counts.clone())).unwrap();
+    }
+    assert_eq!(counts[0].load(SeqCst), 1);
+}
+
+#[test]
+fn receiver_parked_on_the_small_block_is_woken_by_lap_one() {
+    let q = Queue::new(None);
+    let (count, w) = waker();
+    let mut cx = Context::from_waker(&w);
+    send(&q, 1).unwrap();
+    assert!(matches!(
+        q.poll_pop(&mut cx, true),
+        Poll::Ready(Pop::Item(1))
+    ));
+    // Lap 0's slot taken: the receiver parks on its marker.
+    assert!(q.poll_pop(&mut cx, true).is_pending());
+    assert!(q.take_waited());
+    assert_eq!(count.0.load(SeqCst), 0);
+    // The first message of lap 1's block installs it and wakes the receiver, once.
+    send(&q, 2).unwrap();
+    send(&q, 3).unwrap();
+    assert_eq!(count.0.load(SeqCst), 1, "one wake-up");
+    assert!(matches!(
+        q.poll_pop(&mut cx, true),
+        Poll::Ready(Pop::Item(2))
+    ));
+    assert!(matches!(
+        q.poll_pop(&mut cx, true),
+        Poll::Ready(Pop::Item(3))
+    ));
+    assert!(q.poll_pop(&mut cx, true).is_pending());
+    // Closed while the receiver waits on the marker: drained.
+    let q: Queue<u32> = Queue::new(None);
+    send(&q, 1).unwrap();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(1))));
+    assert!(pop(&q).is_pending());
+    q.close();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Drained)));
+    assert_eq!(send(&q, 2), Err(Reject::Closed));
+    q.reopen();
+    send(&q, 2).unwrap();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(2))));
+}
+
+#[test]
+fn sender_waiting_on_the_small_block_is_woken_by_release() {
+    let q = Queue::new(NonZeroUsize::new(1));
+    let (tx_count, tw) = waker();
+    send(&q, 1).unwrap();
+    assert!(q.poll_reserve(&mut Context::from_waker(&tw)).is_pending());
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(1))));
+    assert_eq!(tx_count.0.load(SeqCst), 1);
+    let slot = match q.poll_reserve(&mut Context::from_waker(&tw)) {
+        Poll::Ready(Ok(slot)) => slot,
+        other => panic!("{other:?}"),
+    };
+    q.push(slot, 2);
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(2))));
+}
+
+/// Several sender threads, one receiver thread, a new queue every round so that each round
+/// starts in the small block and races senders over lap 0's slot, its marker and lap 1's
+/// installation, with the receiver parking anywhere on the way. Every value arrives exactly
+/// once, in order per sender.
+#[test]
+fn stress_bursts_across_the_small_block() {
+    use std::sync::mpsc;
+    const SENDERS: usize = 3;
+    const ROUNDS: usize = 3_000;
+    let per_sender = |round: usize| 1 + round % 13;
+    let mut feeds = Vec::new();
+    let handles: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let (feed, rounds) = mpsc::channel::<Arc<Queue<(usize, usize)>>>();
+            feeds.push(feed);
+            std::thread::spawn(move || {
+                let w = thread_waker();
+                let mut cx = Context::from_waker(&w);
+                for (round, q) in rounds.iter().enumerate() {
+                    for i in 0..per_sender(round) {
+                        loop {
+                            match q.poll_reserve(&mut cx) {
+                                Poll::Ready(Ok(slot)) => {
+                                    q.push(slot, (s, i));
+                                    break;
+                                }
+                                Poll::Ready(Err(e)) => panic!("queue rejected: {e:?}"),
+                                Poll::Pending => std::thread::park(),
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let w = thread_waker();
+    let mut cx = Context::from_waker(&w);
+    let mut parks = 0;
+    for round in 0..ROUNDS {
+        let capacity = [Some(1), Some(2), Some(3), None][round % 4];
+        let q = Arc::new(Queue::new(capacity.and_then(NonZeroUsize::new)));
+        for feed in &feeds {
+            feed.send(q.clone()).unwrap();
+        }
+        let mut next = [0usize; SENDERS];
+        let mut received = 0;
+        while received < SENDERS * per_sender(round) {
+            match q.poll_pop(&mut cx, true) {
+                Poll::Ready(Pop::Item((s, i))) => {
+                    assert_eq!(i, next[s], "round {round}: FIFO per sender, exactly once");
+                    next[s] += 1;
+                    received += 1;
+                }
+                Poll::Ready(other) => panic!("unexpected {other:?}"),
+                Poll::Pending => {
+                    parks += 1;
+                    std::thread::park();
+                }
+            }
+        }
+        assert!(
+            q.poll_pop(&mut cx, true).is_pending(),
+            "round {round}: nothing more"
+        );
+    }
+    drop(feeds);
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(parks > 0, "the receiver should have parked at least once");
+}
