@@ -186,7 +186,8 @@ pub(crate) struct Queue<T> {
     tail: Tail<T>,
     /// Lap 0's small block, set once by the first sender. It keeps its value after the
     /// receiver has moved past lap 0 and freed the block, and is dereferenced only by a sender
-    /// whose claim in lap 0 succeeded and by the receiver (or `Drop`) while in lap 0.
+    /// whose compare-exchange on the tail in lap 0 succeeded (the claim of the slot, or the
+    /// move to "installing") and by the receiver (or `Drop`) while in lap 0.
     first: AtomicPtr<SmallBlock<T>>,
     /// A finished block kept for reuse.
     spare: AtomicPtr<Block<T>>,
@@ -564,7 +565,7 @@ impl<T> Queue<T> {
 
     /// Lap 0's small block, allocated if no sender has done it yet. The pointer may be stale
     /// (its block freed) if the tail has left lap 0 meanwhile: a caller dereferences it only
-    /// once its claim in lap 0 succeeded.
+    /// once its claim of lap 0's slot succeeded.
     fn first_block(&self) -> *mut SmallBlock<T> {
         let small = self.first.load(Acquire);
         if !small.is_null() {
