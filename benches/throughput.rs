@@ -15,7 +15,7 @@
 //! scoring.
 //!
 //! Idle memory per actor is measured with a counting global allocator: live heap bytes after
-//! spawning `--actors` actors, after one ask to each, and after stopping them all.
+//! spawning `--actors` actors, after one ask to each, after a second, and after stopping them all.
 //!
 //! Without `--bench` (which `cargo bench` passes), as under `cargo test --benches`, it runs a
 //! small smoke pass: one run of tiny workloads, to check that everything still works.
@@ -241,6 +241,9 @@ struct Memory {
     idle: f64,
     /// After one ask each, idle again.
     after_ask: f64,
+    /// After a second ask each, idle again: a mailbox that has held two messages keeps a
+    /// full block.
+    after_two_asks: f64,
     /// After every actor stopped and every address was dropped: what was not given back.
     after_stop: f64,
 }
@@ -267,15 +270,21 @@ fn snowglobe_memory(env: &Env, actors: u64) -> Memory {
     let_workers_settle();
     let idle = live_bytes() - base;
 
-    let refs = env.run(async move {
-        for (v, counter) in (0..).zip(&refs) {
-            let reply = counter.ask(Inc(v)).await.expect("bench: ask failed");
-            assert_eq!(reply, v + 1, "bench: wrong reply");
-        }
-        refs
-    });
+    let ask_each = |refs: Vec<snowglobe::ActorRef<Counter>>| {
+        env.run(async move {
+            for (v, counter) in (0..).zip(&refs) {
+                let reply = counter.ask(Inc(v)).await.expect("bench: ask failed");
+                assert_eq!(reply, v + 1, "bench: wrong reply");
+            }
+            refs
+        })
+    };
+    let refs = ask_each(refs);
     let_workers_settle();
     let after_ask = live_bytes() - base;
+    let refs = ask_each(refs);
+    let_workers_settle();
+    let after_two_asks = live_bytes() - base;
 
     env.run(async move {
         for counter in &refs {
@@ -293,6 +302,7 @@ fn snowglobe_memory(env: &Env, actors: u64) -> Memory {
     Memory {
         idle: per_actor(idle),
         after_ask: per_actor(after_ask),
+        after_two_asks: per_actor(after_two_asks),
         after_stop: per_actor(after_stop),
     }
 }
@@ -312,15 +322,21 @@ fn tokio_memory(env: &Env, actors: u64) -> Memory {
     let_workers_settle();
     let idle = live_bytes() - base;
 
-    let servers = env.run(async move {
-        for (v, (tx, _)) in (0..).zip(&servers) {
-            let reply = common::tokio_request(tx, v).await;
-            assert_eq!(reply, v + 1, "bench: wrong reply");
-        }
-        servers
-    });
+    let ask_each = |servers: Vec<_>| {
+        env.run(async move {
+            for (v, (tx, _)) in (0..).zip(&servers) {
+                let reply = common::tokio_request(tx, v).await;
+                assert_eq!(reply, v + 1, "bench: wrong reply");
+            }
+            servers
+        })
+    };
+    let servers = ask_each(servers);
     let_workers_settle();
     let after_ask = live_bytes() - base;
+    let servers = ask_each(servers);
+    let_workers_settle();
+    let after_two_asks = live_bytes() - base;
 
     env.run(async move {
         for (tx, server) in servers {
@@ -336,6 +352,7 @@ fn tokio_memory(env: &Env, actors: u64) -> Memory {
     Memory {
         idle: per_actor(idle),
         after_ask: per_actor(after_ask),
+        after_two_asks: per_actor(after_two_asks),
         after_stop: per_actor(after_stop),
     }
 }
@@ -630,6 +647,7 @@ fn report(options: &Options, samples: &[Samples], memory: Option<&(Memory, Memor
         let rows = [
             ("spawned, no message yet", sg.idle, tokio.idle),
             ("after one ask", sg.after_ask, tokio.after_ask),
+            ("after two asks", sg.after_two_asks, tokio.after_two_asks),
         ];
         for (when, sg, base) in rows {
             let _ = writeln!(
