@@ -371,13 +371,7 @@ impl<T> Queue<T> {
                 // above); the block lives until the receiver has seen it marked.
                 let (value, state) =
                     unsafe { ((*block).values[offset].get(), &(*block).states[offset]) };
-                return Ok(Slot {
-                    value: value.cast(),
-                    state,
-                    wake_receiver: tail & PARKED != 0,
-                    wakers: &self.wakers,
-                    _queue: PhantomData,
-                });
+                return Ok(self.claimed(value, state, tail & PARKED != 0));
             }
         }
         self.try_reserve_slow()
@@ -453,13 +447,7 @@ impl<T> Queue<T> {
                         // receiver has taken this slot.
                         let (value, state) =
                             unsafe { ((*small).values[offset].get(), &(*small).states[offset]) };
-                        break Ok(Slot {
-                            value: value.cast(),
-                            state,
-                            wake_receiver: tail & PARKED != 0,
-                            wakers: &self.wakers,
-                            _queue: PhantomData,
-                        });
+                        break Ok(self.claimed(value, state, tail & PARKED != 0));
                     }
                     Err(current) => {
                         tail = current;
@@ -499,13 +487,7 @@ impl<T> Queue<T> {
                     // receiver has seen it marked.
                     let (value, state) =
                         unsafe { ((*block).values[offset].get(), &(*block).states[offset]) };
-                    break Ok(Slot {
-                        value: value.cast(),
-                        state,
-                        wake_receiver: tail & PARKED != 0,
-                        wakers: &self.wakers,
-                        _queue: PhantomData,
-                    });
+                    break Ok(self.claimed(value, state, tail & PARKED != 0));
                 }
                 Err(current) => {
                     tail = current;
@@ -582,6 +564,23 @@ impl<T> Queue<T> {
                 drop(unsafe { Box::from_raw(new) });
                 installed
             }
+        }
+    }
+
+    /// The slot a sender's claim made its own; `wake_receiver`: the claim cleared `PARKED`,
+    /// and this sender wakes the receiver once its message is written.
+    fn claimed<'q>(
+        &'q self,
+        value: *mut MaybeUninit<T>,
+        state: &'q AtomicU8,
+        wake_receiver: bool,
+    ) -> Slot<'q> {
+        Slot {
+            value: value.cast(),
+            state,
+            wake_receiver,
+            wakers: &self.wakers,
+            _queue: PhantomData,
         }
     }
 

@@ -184,6 +184,56 @@ fn dropping_the_queue_drops_what_it_holds() {
     assert_eq!(drops.load(SeqCst), 100);
 }
 
+/// Sender `s` sends `(s, 0)` to `(s, per_sender - 1)`, parking while the queue is full and
+/// yielding its thread every `burst` items.
+fn send_in_order(q: &Queue<(usize, usize)>, s: usize, per_sender: usize, burst: usize) {
+    let w = thread_waker();
+    let mut cx = Context::from_waker(&w);
+    for i in 0..per_sender {
+        loop {
+            match q.poll_reserve(&mut cx) {
+                Poll::Ready(Ok(slot)) => {
+                    q.push(slot, (s, i));
+                    break;
+                }
+                Poll::Ready(Err(e)) => panic!("queue rejected: {e:?}"),
+                Poll::Pending => std::thread::park(),
+            }
+        }
+        if i % burst == burst - 1 {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Takes what `senders` senders of [`send_in_order`] send, checking that each item comes once
+/// and in order per sender; returns how often the receiver parked.
+fn receive_in_order(
+    q: &Queue<(usize, usize)>,
+    cx: &mut Context<'_>,
+    senders: usize,
+    per_sender: usize,
+) -> usize {
+    let mut next = vec![0usize; senders];
+    let mut received = 0;
+    let mut parks = 0;
+    while received < senders * per_sender {
+        match q.poll_pop(cx, true) {
+            Poll::Ready(Pop::Item((s, i))) => {
+                assert_eq!(i, next[s], "FIFO per sender, exactly once");
+                next[s] += 1;
+                received += 1;
+            }
+            Poll::Ready(other) => panic!("unexpected {other:?}"),
+            Poll::Pending => {
+                parks += 1;
+                std::thread::park();
+            }
+        }
+    }
+    parks
+}
+
 /// Many senders on threads, a receiver that parks between bursts: every item arrives once,
 /// in order per sender, and the receiver is never left parked with items queued (a lost
 /// wake-up hangs the test).
@@ -196,47 +246,15 @@ fn stress(senders: usize, per_sender: usize, capacity: Option<usize>, burst: usi
             let q = q.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let w = thread_waker();
-                let mut cx = Context::from_waker(&w);
                 barrier.wait();
-                for i in 0..per_sender {
-                    loop {
-                        match q.poll_reserve(&mut cx) {
-                            Poll::Ready(Ok(slot)) => {
-                                q.push(slot, (s, i));
-                                break;
-                            }
-                            Poll::Ready(Err(e)) => panic!("queue rejected: {e:?}"),
-                            Poll::Pending => std::thread::park(),
-                        }
-                    }
-                    if i % burst == 0 {
-                        std::thread::yield_now();
-                    }
-                }
+                send_in_order(&q, s, per_sender, burst);
             })
         })
         .collect();
     let w = thread_waker();
     let mut cx = Context::from_waker(&w);
     barrier.wait();
-    let mut next = vec![0usize; senders];
-    let mut received = 0;
-    let mut parks = 0;
-    while received < senders * per_sender {
-        match q.poll_pop(&mut cx, true) {
-            Poll::Ready(Pop::Item((s, i))) => {
-                assert_eq!(i, next[s], "FIFO per sender");
-                next[s] += 1;
-                received += 1;
-            }
-            Poll::Ready(other) => panic!("unexpected {other:?}"),
-            Poll::Pending => {
-                parks += 1;
-                std::thread::park();
-            }
-        }
-    }
+    let parks = receive_in_order(&q, &mut cx, senders, per_sender);
     for h in handles {
         h.join().unwrap();
     }
@@ -569,39 +587,11 @@ fn stress_bursts_across_the_small_block() {
                         while started.load(SeqCst) < SENDERS {
                             std::thread::yield_now();
                         }
-                        let w = thread_waker();
-                        let mut cx = Context::from_waker(&w);
-                        for i in 0..per_sender {
-                            loop {
-                                match q.poll_reserve(&mut cx) {
-                                    Poll::Ready(Ok(slot)) => {
-                                        q.push(slot, (s, i));
-                                        break;
-                                    }
-                                    Poll::Ready(Err(e)) => panic!("queue rejected: {e:?}"),
-                                    Poll::Pending => std::thread::park(),
-                                }
-                            }
-                        }
+                        send_in_order(q, s, per_sender, usize::MAX);
                     })
                 })
                 .collect();
-            let mut next = [0usize; SENDERS];
-            let mut received = 0;
-            while received < SENDERS * per_sender {
-                match q.poll_pop(&mut cx, true) {
-                    Poll::Ready(Pop::Item((s, i))) => {
-                        assert_eq!(i, next[s], "round {round}: FIFO per sender, exactly once");
-                        next[s] += 1;
-                        received += 1;
-                    }
-                    Poll::Ready(other) => panic!("unexpected {other:?}"),
-                    Poll::Pending => {
-                        parks += 1;
-                        std::thread::park();
-                    }
-                }
-            }
+            parks += receive_in_order(&q, &mut cx, SENDERS, per_sender);
             // Joined here rather than at the end of the scope, which ThreadSanitizer does not
             // see as synchronisation.
             for sender in senders {
