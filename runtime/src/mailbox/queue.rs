@@ -290,8 +290,9 @@ const fn sequence(position: usize) -> usize {
             FIRST_CAP
         }
     } else {
-        // Every lap counted as full, less the slots lap 0 lacks.
-        (position / LAP) * BLOCK_CAP + position % LAP - (BLOCK_CAP - FIRST_CAP)
+        // Every lap counted as full (its positions less its marker: `(position / LAP) *
+        // BLOCK_CAP + position % LAP`, which is this), less the slots lap 0 lacks.
+        position - position / LAP - (BLOCK_CAP - FIRST_CAP)
     }
 }
 
