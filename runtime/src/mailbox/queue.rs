@@ -297,9 +297,6 @@ const fn sequence(position: usize) -> usize {
 }
 
 impl<T> Queue<T> {
-    /// A queue that holds at most `capacity` items, or any number for `None`.
-    ///
-    /// Capacities above [`MAX_CAPACITY`] are the caller's error; they are rejected before this.
     /// The same queue, for an actor on simulated node `node`.
     pub(crate) fn on_node(mut self, node: u32) -> Queue<T> {
         self.node = node;
@@ -312,6 +309,9 @@ impl<T> Queue<T> {
         self.node
     }
 
+    /// A queue that holds at most `capacity` items, or any number for `None`.
+    ///
+    /// Capacities above [`MAX_CAPACITY`] are the caller's error; they are rejected before this.
     pub(crate) fn new(capacity: Option<NonZeroUsize>) -> Queue<T> {
         let capacity = capacity.map_or(MAX_CAPACITY, |c| c.get().min(MAX_CAPACITY));
         Queue {
@@ -417,9 +417,10 @@ impl<T> Queue<T> {
                             self.tail.block.store(next, Release);
                             let small = self.first.load(Acquire);
                             // SAFETY: the tail was on lap 0's marker, so the small block is
-                            // installed (before lap 0's claim, which the acquire loads of the
-                            // tail saw), and it lives until its `next` is set: the receiver
-                            // waits for it, and only this sender, which moved the tail to
+                            // installed: its claimer took it from `first` (acquire) before its
+                            // compare-exchange, whose release sequence this compare-exchange
+                            // read from. It lives until its `next` is set: the receiver waits
+                            // for it, and only this sender, which moved the tail to
                             // "installing", sets it. It does not touch the block after this.
                             unsafe { (*small).next.store(next, Release) };
                             // To lap 1, keeping the flags: `PARKED` goes to the next claimer.
@@ -614,8 +615,14 @@ impl<T> Queue<T> {
     // --- state ----------------------------------------------------------------------------
 
     /// Stops accepting messages. Messages already accepted stay to be taken.
+    ///
+    /// A receiver parked on an empty queue is woken to find it closed: whoever closes, no
+    /// sender will claim a slot and wake it any more.
     pub(crate) fn close(&self) {
-        self.tail.index.fetch_or(CLOSED, SeqCst);
+        let previous = self.tail.index.fetch_or(CLOSED, SeqCst);
+        if previous & PARKED != 0 {
+            self.wakers.wake_receiver();
+        }
         // Waiting senders learn that the queue closed.
         self.wakers.senders_waiting.store(true, SeqCst);
         self.wakers.wake_senders();

@@ -107,6 +107,32 @@ fn closed_queue_refuses_then_drains() {
     assert!(matches!(pop(&q), Poll::Ready(Pop::Drained)));
 }
 
+/// A close from outside wakes a receiver parked on an empty queue, on lap 0's marker as
+/// anywhere else, and it finds the queue drained.
+#[test]
+fn a_close_wakes_a_parked_receiver() {
+    for before in [0, 1, 40] {
+        let q = Queue::new(None);
+        for v in 0..before {
+            send(&q, v).unwrap();
+            assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == v));
+        }
+        let (count, w) = waker();
+        let mut cx = Context::from_waker(&w);
+        assert!(q.poll_pop(&mut cx, true).is_pending());
+        q.close();
+        assert_eq!(
+            count.0.load(SeqCst),
+            1,
+            "after {before} messages: woken by the close"
+        );
+        assert!(matches!(
+            q.poll_pop(&mut cx, true),
+            Poll::Ready(Pop::Drained)
+        ));
+    }
+}
+
 #[test]
 fn signals_interrupt_a_parked_receiver() {
     let q: Queue<u8> = Queue::new(None);
