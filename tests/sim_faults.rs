@@ -178,28 +178,22 @@ impl Actor for Slow {
 
 #[test]
 fn a_root_stopping_when_its_node_crashes_still_ends() {
-    Simulation::with_seed(4)
-        .run(|system| async move {
-            let world = World::of(&system).unwrap();
-            let b = world.node("b");
-            let slow = b.spawn_root(ChildSpec::new(|| Slow)).unwrap();
-            system.sleep(MS).await;
-            slow.stop();
-            system.sleep(10 * MS).await;
-            b.crash();
-            let ended = before(&system, 60 * SECOND, slow.stopped()).await;
-            assert!(ended.is_some(), "stopped() hangs; state {:?}", slow.state());
-        })
-        .unwrap();
+    stopping_at_the_crash_still_ends(4, |b| b.spawn_root(ChildSpec::new(|| Slow)).unwrap());
 }
 
 #[test]
 fn a_child_stopping_when_its_node_crashes_still_ends() {
-    Simulation::with_seed(5)
-        .run(|system| async move {
+    stopping_at_the_crash_still_ends(5, |b| b.system().spawn(Slow).unwrap());
+}
+
+/// An actor spawned on node `b` by `spawn` is asked to stop, and its node crashes while its
+/// `on_stop` runs: `stopped()` still returns.
+fn stopping_at_the_crash_still_ends(seed: u64, spawn: fn(&Node) -> ActorRef<Slow>) {
+    Simulation::with_seed(seed)
+        .run(move |system| async move {
             let world = World::of(&system).unwrap();
             let b = world.node("b");
-            let slow = b.system().spawn(Slow).unwrap();
+            let slow = spawn(&b);
             system.sleep(MS).await;
             slow.stop();
             system.sleep(10 * MS).await;
