@@ -268,6 +268,13 @@ impl fmt::Debug for Headers {
 }
 
 /// A message in a mailbox: the headers and the actor's mailbox item.
+///
+/// `repr(C)`, headers first: the receiver copies an envelope out of its slot in 16-byte
+/// chunks and then the headers into the context. At offset 0 the headers' fields line up with
+/// those chunks; where the compiler had put them (after the item, at offset 24) a 16-byte read
+/// straddled two chunks just written, which the processor cannot forward from its store
+/// buffer: a stall of about 3 ns on every message (tell 1→1 on one thread: 17.8 → 15.2 ns).
+#[repr(C)]
 pub(crate) struct Envelope<T> {
     pub(crate) headers: Headers,
     pub(crate) payload: T,
