@@ -134,8 +134,14 @@ impl<T> Sender<T> {
     #[inline]
     pub(crate) fn send(self, value: T) {
         let this = ManuallyDrop::new(self);
-        // SAFETY: the sender completes once: `this` is not dropped.
-        unsafe { complete(this.slot, Some(value)) };
+        // The value goes straight into the slot, here where the caller has it; only the
+        // publication is out of line. (Handed to it by reference, the value took a detour
+        // through the stack that cost more than the compare-exchange.)
+        // SAFETY: the sender has not let go yet, so the slot is alive, and the value cell is
+        // the sender's until it sets `VALUE`.
+        unsafe { (*this.slot.as_ref().value.get()).write(value) };
+        // SAFETY: the sender completes once: `this` is not dropped. The value is written.
+        unsafe { complete(this.slot, COMPLETE | VALUE) };
     }
 }
 
@@ -143,7 +149,7 @@ impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         // SAFETY: the sender completes once: `send` forgets the sender, so this runs only for
         // a sender that did not send.
-        unsafe { complete(self.slot, None) };
+        unsafe { complete(self.slot, COMPLETE) };
     }
 }
 
@@ -155,37 +161,26 @@ impl<T> fmt::Debug for Sender<T> {
     }
 }
 
-/// The sender's last act: publishes the outcome (`value`, or `None` for "dropped without
-/// one"), wakes the receiver if it parked, and lets go of the slot.
+/// The sender's last act: publishes the outcome (`COMPLETE | VALUE` with the value written to
+/// the value cell, or `COMPLETE` alone for "dropped without one"), wakes the receiver if it
+/// parked, and lets go of the slot.
 ///
 /// # Safety
 ///
-/// Called once per slot, by its sender, which touches the slot no more afterwards.
-#[inline]
-unsafe fn complete<T>(ptr: NonNull<Slot<T>>, value: Option<T>) {
+/// Called once per slot, by its sender, which touches the slot no more afterwards; with
+/// `VALUE` in `outcome` only once the value cell holds the value.
+unsafe fn complete<T>(ptr: NonNull<Slot<T>>, outcome: usize) {
     // SAFETY: the sender has not let go yet: the slot is alive.
     let slot = unsafe { ptr.as_ref() };
     let mut state = slot.state.load(Acquire);
-    if state & RX_DONE != 0 {
-        // SAFETY: the receiver let go before we did (acquire): we are the last owner, and
-        // `VALUE` was never set.
-        unsafe { free(ptr) };
-        drop(value);
-        return;
-    }
-    let mut outcome = COMPLETE;
-    if let Some(value) = value {
-        // SAFETY: the value cell is the sender's until it sets `VALUE`.
-        unsafe { (*slot.value.get()).write(value) };
-        outcome |= VALUE;
-    }
     loop {
         if state & RX_DONE != 0 {
-            // The receiver let go meanwhile: the value we wrote is still ours.
-            // SAFETY: we wrote the value above if `outcome` says so, and never published it.
+            // The receiver let go first: the value we wrote is still ours.
+            // SAFETY: we wrote the value if `outcome` says so, and never published it.
             let value =
                 (outcome & VALUE != 0).then(|| unsafe { (*slot.value.get()).assume_init_read() });
-            // SAFETY: as at the top: we are the last owner, and the value is out.
+            // SAFETY: the receiver let go (acquire): we are the last owner, and the value is
+            // out.
             unsafe { free(ptr) };
             drop(value);
             return;
