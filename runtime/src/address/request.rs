@@ -82,11 +82,9 @@ impl<'a, E: Endpoint<M>, M: Message> Request<'a, E, M> {
     pub(crate) fn ask_until(self, deadline: Instant) -> Ask<'a, E, M> {
         Ask {
             target: self.target,
-            state: AskState::Start {
-                msg: self.msg,
-                due: Due::At(deadline),
-                id: self.id,
-            },
+            state: AskState::Start { msg: self.msg },
+            due: Due::At(deadline),
+            id: self.id,
             deadline: Instant::ZERO,
             timer: None,
             deferred: false,
@@ -134,14 +132,12 @@ impl<'a, E: Endpoint<M>, M: Message> IntoFuture for Request<'a, E, M> {
     fn into_future(self) -> Ask<'a, E, M> {
         Ask {
             target: self.target,
-            state: AskState::Start {
-                msg: self.msg,
-                due: match self.timeout {
-                    Some(timeout) => Due::After(timeout),
-                    None => Due::Default,
-                },
-                id: self.id,
+            state: AskState::Start { msg: self.msg },
+            due: match self.timeout {
+                Some(timeout) => Due::After(timeout),
+                None => Due::Default,
             },
+            id: self.id,
             deadline: Instant::ZERO,
             timer: None,
             deferred: false,
@@ -244,8 +240,6 @@ enum Due {
 enum AskState<M: Message> {
     Start {
         msg: M,
-        due: Due,
-        id: Option<MessageId>,
     },
     Reserving {
         msg: M,
@@ -275,6 +269,8 @@ enum AskState<M: Message> {
 pub struct Ask<'a, E: Endpoint<M>, M: Message> {
     target: &'a E,
     state: AskState<M>,
+    due: Due,
+    id: Option<MessageId>,
     deadline: Instant,
     timer: Option<Registration>,
     /// The first wait deferred a wake-up instead of registering the deadline.
@@ -329,7 +325,13 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
             match &mut this.state {
                 AskState::Waiting { reply } => {
                     let outcome = match Pin::new(reply).poll(cx) {
-                        Poll::Ready(Ok(Ok(value))) => Ok(value),
+                        Poll::Ready(Ok(Ok(value))) => {
+                            // The common end, returned from here: built in a variable shared
+                            // with the failures, the reply took a detour through the stack.
+                            this.state = AskState::Done;
+                            this.finish();
+                            return Poll::Ready(Ok(value));
+                        }
                         Poll::Ready(Ok(Err(failure))) => Err(AskError::from_failure(failure)),
                         // The slot's `Drop` always answers; a lost sender means it leaked.
                         Poll::Ready(Err(_)) => Err(AskError::Dropped),
@@ -345,18 +347,18 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
                     return Poll::Ready(outcome);
                 }
                 AskState::Start { .. } => {
-                    let AskState::Start { msg, due, id } =
+                    let AskState::Start { msg } =
                         std::mem::replace(&mut this.state, AskState::Done)
                     else {
                         unreachable!("matched above")
                     };
                     let system = this.target.system();
-                    this.deadline = match due {
+                    this.deadline = match this.due {
                         Due::Default => system.rt().now() + system.config.ask_timeout,
                         Due::After(timeout) => system.rt().now() + timeout,
                         Due::At(deadline) => deadline,
                     };
-                    let headers = headers(id).with_deadline(this.deadline);
+                    let headers = headers(this.id).with_deadline(this.deadline);
                     // The reply channel exists before the slot is claimed: the receiver may
                     // be waiting on that very slot.
                     let (reply, receiver) = ReplyTo::channel();
