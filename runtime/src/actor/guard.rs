@@ -5,8 +5,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use pin_project_lite::pin_project;
-
 use super::PanicMessage;
 use super::cell::signal;
 use crate::mailbox::Queue;
@@ -19,50 +17,47 @@ pub(crate) enum Interrupt {
     Killed,
 }
 
-pin_project! {
-    /// Polls `fut` with panics caught and a kill signal checked before every poll.
-    ///
-    /// When the code is cut short, the future is dropped here with the reason set, so the reply
-    /// slots it holds answer their askers with that reason.
-    pub(crate) struct Guarded<'q, F, T> {
-        queue: &'q Queue<T>,
-        handler: bool,
-        #[pin]
-        fut: Option<F>,
+/// Polls a future with panics caught and a kill signal checked before every poll.
+///
+/// The future lives in its caller's slot, not in the guard: a handler's future is built
+/// straight into that slot under [`catch_panic`] (a hand-written `dispatch` may panic before
+/// it returns one), where returning it through the catch and moving it into the guard cost a
+/// copy of the whole future per message.
+///
+/// When the code is cut short, the future is dropped in its slot with the reason set, so the
+/// reply slots it holds answer their askers with that reason. It is dropped there too once it
+/// completes.
+///
+/// `HANDLER`: the code is a message handler. While it waits, the mailbox slots taken so far go
+/// back to the senders, so a mailbox in front of a busy actor holds its full capacity. (A
+/// parameter rather than a field: this guard sits in the future every idle actor keeps.)
+pub(crate) struct Guarded<'q, 'f, F, T, const HANDLER: bool> {
+    queue: &'q Queue<T>,
+    fut: Pin<&'f mut Option<F>>,
+}
+
+/// Guards a lifecycle hook.
+pub(crate) type HookGuard<'q, 'f, F, T> = Guarded<'q, 'f, F, T, false>;
+/// Guards a message handler.
+pub(crate) type HandlerGuard<'q, 'f, F, T> = Guarded<'q, 'f, F, T, true>;
+
+impl<'q, 'f, F: Future, T, const HANDLER: bool> Guarded<'q, 'f, F, T, HANDLER> {
+    pub(crate) fn new(queue: &'q Queue<T>, fut: Pin<&'f mut Option<F>>) -> Self {
+        Guarded { queue, fut }
     }
 }
 
-impl<'q, F: Future, T> Guarded<'q, F, T> {
-    pub(crate) fn new(queue: &'q Queue<T>, fut: F) -> Self {
-        Guarded {
-            queue,
-            handler: false,
-            fut: Some(fut),
-        }
-    }
-
-    /// Guards a message handler. While it waits, the mailbox slots taken so far go back to
-    /// the senders, so a mailbox in front of a busy actor holds its full capacity.
-    pub(crate) fn handler(queue: &'q Queue<T>, fut: F) -> Self {
-        Guarded {
-            queue,
-            handler: true,
-            fut: Some(fut),
-        }
-    }
-}
-
-impl<F: Future, T> Future for Guarded<'_, F, T> {
+impl<F: Future, T, const HANDLER: bool> Future for Guarded<'_, '_, F, T, HANDLER> {
     type Output = Result<F::Output, Interrupt>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.get_mut();
         let Some(fut) = this.fut.as_mut().as_pin_mut() else {
-            // Polled after completion; the actor loop never does this.
+            // Polled after completion, or given an empty slot; the actor loop does neither.
             return Poll::Pending;
         };
         if this.queue.peek_signals() & signal::KILL != 0 {
-            drop_with(this.fut, Failure::Interrupted);
+            drop_with(this.fut.as_mut(), Failure::Interrupted);
             return Poll::Ready(Err(Interrupt::Killed));
         }
         match catch_panic(|| fut.poll(cx)) {
@@ -77,13 +72,13 @@ impl<F: Future, T> Future for Guarded<'_, F, T> {
                 if this.queue.peek_signals() & signal::KILL != 0 {
                     cx.waker().wake_by_ref();
                 }
-                if *this.handler {
+                if HANDLER {
                     this.queue.release();
                 }
                 Poll::Pending
             }
             Err(message) => {
-                drop_with(this.fut, Failure::Panicked(message.clone()));
+                drop_with(this.fut.as_mut(), Failure::Panicked(message.clone()));
                 Poll::Ready(Err(Interrupt::Panicked(message)))
             }
         }

@@ -1,7 +1,7 @@
 //! The actor task: start, handle messages in batches, stop.
 
 use std::future::{Future, poll_fn};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 
 use super::cell::{Lifecycle, signal};
 use super::group;
-use super::guard::{Guarded, Interrupt};
+use super::guard::{HandlerGuard, HookGuard, Interrupt};
 use super::restart::{
     End, EndKind, Restarter, Verdict, backoff, escalate, flags, instance_flags, next_delay,
     stop_reason, verdict,
@@ -252,7 +252,8 @@ async fn retire<A: Actor>(
     }
     if let Some(mut actor) = instance {
         if started {
-            let stopping = Guarded::new(&cell.queue, Box::pin(actor.on_stop(ctx, reason))).await;
+            let stopping = pin!(Some(Box::pin(actor.on_stop(ctx, reason))));
+            let stopping = HookGuard::new(&cell.queue, stopping).await;
             if let Err(interrupt) = stopping {
                 tracing::error!(actor = %cell.core.id, ?interrupt, "on_stop did not complete");
             }
@@ -275,7 +276,10 @@ async fn run_instance<A: Actor>(
     // The hooks run once per instance: their futures are boxed so that the task an idle
     // actor keeps in memory holds only the message loop. (A default hook's future is empty,
     // and boxing it allocates nothing.)
-    let start = Guarded::new(&cell.queue, Box::pin(actor.on_start(ctx))).await;
+    let start = {
+        let start = pin!(Some(Box::pin(actor.on_start(ctx))));
+        HookGuard::new(&cell.queue, start).await
+    };
     if flags & flags::NOTIFY_STARTED != 0 {
         // A group restart goes on with the next member, however `on_start` went.
         cell.core.started();
@@ -352,14 +356,24 @@ fn handle_messages<'a, A: Actor>(
             let yield_now = match step {
                 Step::Handle(payload) => {
                     let message_type = payload.message_type();
-                    // A hand-written `dispatch` may panic before it returns its future. (The
-                    // `let` ends before the await, so the future is not kept twice.)
+                    // A hand-written `dispatch` may panic before it returns its future. The
+                    // future is built in its slot inside the catch, not returned through it:
+                    // that would copy the whole future once more per message.
+                    // (The catch's result is gone before the await, so the future every
+                    // idle actor keeps does not hold it.)
                     let outcome = 'dispatch: {
-                        let handling = match catch_panic(|| payload.dispatch(actor, ctx)) {
-                            Ok(handling) => handling,
-                            Err(panic) => break 'dispatch Err(Interrupt::Panicked(panic)),
-                        };
-                        Guarded::handler(&cell.queue, handling).await
+                        let mut handling = None;
+                        if let Err(panic) =
+                            catch_panic(|| handling = Some(payload.dispatch(actor, ctx)))
+                        {
+                            break 'dispatch Err(Interrupt::Panicked(panic));
+                        }
+                        // SAFETY: `handling` is not moved from here on: it stays where it is,
+                        // inside this pinned future, until it is dropped in place. (`pin!`
+                        // would do the same at the cost of one more pointer kept in the future
+                        // every idle actor holds, a step up in its allocation.)
+                        let handling = unsafe { Pin::new_unchecked(&mut handling) };
+                        HandlerGuard::new(&cell.queue, handling).await
                     };
                     if let Err(interrupt) = outcome
                         && let Some(end) = failed(cell, actor, ctx, Some(message_type), interrupt)

@@ -1,6 +1,6 @@
 //! The mailbox queue: many senders, one receiver (the actor's task), bounded.
 //!
-//! One of the two modules of the runtime with `unsafe` code (the other is the reply slot,
+//! One of the two modules of `unsafe` code in the runtime (the other is the reply slot,
 //! `message/slot.rs`). It is a segmented queue in the manner of crossbeam's `SegQueue`,
 //! specialised for a single consumer and for a mailbox's needs: the capacity check, the
 //! receiver's parking and the closing of the queue ride on the same compare-exchange that claims
