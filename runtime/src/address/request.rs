@@ -86,8 +86,7 @@ impl<'a, E: Endpoint<M>, M: Message> Request<'a, E, M> {
             due: Due::At(deadline),
             id: self.id,
             deadline: Instant::ZERO,
-            timer: None,
-            deferred: false,
+            timer: Timer::Unset,
         }
     }
 
@@ -139,8 +138,7 @@ impl<'a, E: Endpoint<M>, M: Message> IntoFuture for Request<'a, E, M> {
             },
             id: self.id,
             deadline: Instant::ZERO,
-            timer: None,
-            deferred: false,
+            timer: Timer::Unset,
         }
     }
 }
@@ -237,6 +235,15 @@ enum Due {
     At(Instant),
 }
 
+/// Where an ask stands with its deadline.
+enum Timer {
+    /// Not waited yet.
+    Unset,
+    /// The first wait deferred a wake-up instead of registering the deadline.
+    Deferred,
+    Registered(Registration),
+}
+
 enum AskState<M: Message> {
     Start {
         msg: M,
@@ -272,9 +279,7 @@ pub struct Ask<'a, E: Endpoint<M>, M: Message> {
     due: Due,
     id: Option<MessageId>,
     deadline: Instant,
-    timer: Option<Registration>,
-    /// The first wait deferred a wake-up instead of registering the deadline.
-    deferred: bool,
+    timer: Timer,
 }
 
 impl<E: Endpoint<M>, M: Message> Unpin for Ask<'_, E, M> {}
@@ -290,21 +295,22 @@ impl<E: Endpoint<M>, M: Message> Ask<'_, E, M> {
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         let system = self.target.system();
         match &self.timer {
-            Some(timer) => system.deadlines.poll_fired(timer, cx.waker()),
-            None if !self.deferred && system.rt().defer_wake(cx) => {
-                self.deferred = true;
+            Timer::Registered(timer) => system.deadlines.poll_fired(timer, cx.waker()),
+            Timer::Unset if system.rt().defer_wake(cx) => {
+                self.timer = Timer::Deferred;
                 false
             }
-            None => {
+            Timer::Unset | Timer::Deferred => {
                 // A deadline already past is fired by the driver right away.
-                self.timer = Some(system.deadlines.register(system, self.deadline, cx.waker()));
+                let timer = system.deadlines.register(system, self.deadline, cx.waker());
+                self.timer = Timer::Registered(timer);
                 false
             }
         }
     }
 
     fn finish(&mut self) {
-        if let Some(timer) = self.timer.take() {
+        if let Timer::Registered(timer) = std::mem::replace(&mut self.timer, Timer::Unset) {
             self.target.system().deadlines.cancel(&timer);
         }
     }
@@ -442,7 +448,10 @@ impl<E: Endpoint<M>, M: Message> fmt::Debug for Ask<'_, E, M> {
             .field("message", &std::any::type_name::<M>())
             .field("state", &state)
             .field("deadline", &self.deadline)
-            .field("waits_for_deadline", &self.timer.is_some())
+            .field(
+                "waits_for_deadline",
+                &matches!(self.timer, Timer::Registered(_)),
+            )
             .finish_non_exhaustive()
     }
 }
