@@ -315,7 +315,16 @@ impl CircuitBreaker {
 
     /// A permit that borrows the breaker: a [`Policy`](crate::resilience::Policy)'s attempt,
     /// which has read the clock already and needs no reference count of its own.
+    ///
+    /// A closed breaker, the common case, grants inline: the grant is built where the caller
+    /// keeps it rather than returned from a call, which read it back through the stack.
+    #[inline]
     pub(crate) fn try_acquire_local(&self, now: Instant) -> Result<Grant<&Core>, BreakerRejected> {
+        let (state, epoch) = state::unpack(self.core.word.load(Ordering::Acquire));
+        if state == BreakerState::Closed {
+            // As in `grant`: a state that changes meanwhile makes this epoch stale.
+            return Ok(Grant::new(&*self.core, epoch, false, now));
+        }
         self.grant(&*self.core, Some(now))
     }
 
