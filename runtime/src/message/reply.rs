@@ -37,12 +37,16 @@ thread_local! {
 /// an actor (`current_actor`), which is what tells a reply slot dropped by a panic to wait for
 /// the panic's message.
 pub(crate) fn catch_task_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicMessage> {
-    let result = catch_panic(f);
-    // Handler code that caught a panic itself may have left reply slots behind.
-    if ORPHANS.with(|o| !o.borrow().is_empty()) {
-        answer_orphans(&Failure::Dropped);
-    }
-    result
+    catch_panic(|| {
+        let out = f();
+        // Handler code that caught a panic itself may have left reply slots behind. (Looked
+        // at here, before the result is wrapped: checked after, the result waited for it on
+        // the stack and was read back wider than it was written, a stall on every poll.)
+        if ORPHANS.with(|o| !o.borrow().is_empty()) {
+            answer_orphans(&Failure::Dropped);
+        }
+        out
+    })
 }
 
 /// Runs actor code with panics caught, inside [`catch_task_panic`].
