@@ -354,6 +354,18 @@ async fn a_dispatch_that_panics_before_its_future_exists_fails_like_a_handler() 
     );
 }
 
+#[tokio::test]
+async fn a_reply_slot_dropped_by_a_panic_its_handler_catches_answers_its_ask() {
+    let system = System::new();
+    let brittle = system.spawn(Brittle(Journal::default())).unwrap();
+    // The handler's own catch leaves the slot unanswered; the actor's poll answers it.
+    let answer = brittle.ask(Swallow).await;
+    assert!(matches!(answer, Err(AskError::Dropped)), "{answer:?}");
+    // The panic was the handler's business: the actor goes on.
+    brittle.ask(SpawnBrittleChild).await.unwrap();
+    system.shutdown().await;
+}
+
 // --- actors used above -------------------------------------------------------------------
 
 use snowglobe::{Actor, BoxError, Context, DynMessage, Handler, Message, TimerHandle};
@@ -469,9 +481,22 @@ impl Message for Shatter {
     type Reply = ();
 }
 
+/// Its handler drops the reply slot in a panic it catches itself.
+struct Swallow;
+impl Message for Swallow {
+    type Reply = ();
+}
+
 enum BrittleMsg {
     Spawn(ReplyTo<()>),
     Shatter(ReplyTo<()>),
+    Swallow(ReplyTo<()>),
+}
+
+impl snowglobe::Accepts<Swallow> for BrittleMsg {
+    fn from_message(_: Swallow, reply: ReplyTo<()>) -> Self {
+        BrittleMsg::Swallow(reply)
+    }
 }
 
 impl snowglobe::Accepts<SpawnBrittleChild> for BrittleMsg {
@@ -495,15 +520,27 @@ impl snowglobe::Dispatch<Brittle> for BrittleMsg {
         let reply = match self {
             BrittleMsg::Spawn(reply) => {
                 ctx.spawn(Probe::named("child", &actor.0)).unwrap();
-                reply
+                Some(reply)
             }
             BrittleMsg::Shatter(reply) => {
                 // The slot is dropped by the unwinding; its ask hears about the panic.
                 let _slot = reply;
                 panic!("shattered before any future")
             }
+            BrittleMsg::Swallow(reply) => {
+                let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    let _slot = reply;
+                    panic!("caught by the handler itself")
+                }));
+                assert!(caught.is_err());
+                None
+            }
         };
-        async move { reply.send(()) }
+        async move {
+            if let Some(reply) = reply {
+                reply.send(());
+            }
+        }
     }
 
     fn message_type(&self) -> &'static str {
