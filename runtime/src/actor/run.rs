@@ -368,7 +368,8 @@ fn handle_messages<'a, A: Actor>(
                         {
                             break 'dispatch Err(Interrupt::Panicked(panic));
                         }
-                        // SAFETY: `handling` is not moved from here on: it stays where it is,
+                        // SAFETY: `handling` is not moved from here on: the pinned reference
+                        // shadows it, so it cannot be named again, and it stays where it is,
                         // inside this pinned future, until it is dropped in place. (`pin!`
                         // would do the same at the cost of one more pointer kept in the future
                         // every idle actor holds, a step up in its allocation.)

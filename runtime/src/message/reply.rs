@@ -36,6 +36,10 @@ thread_local! {
 /// Runs an actor task's poll with panics caught. The actor task marks the thread as running
 /// an actor (`current_actor`), which is what tells a reply slot dropped by a panic to wait for
 /// the panic's message.
+///
+/// Reply slots orphaned by a panic the actor's code caught itself are answered inside the
+/// catch: a panic while answering them (a waker that panics) ends the task as a panic too,
+/// and the slots still unanswered then report `Dropped` to their asks.
 pub(crate) fn catch_task_panic<T>(f: impl FnOnce() -> T) -> Result<T, PanicMessage> {
     catch_panic(|| {
         let out = f();
