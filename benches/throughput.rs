@@ -15,7 +15,8 @@
 //! scoring.
 //!
 //! Idle memory per actor is measured with a counting global allocator: live heap bytes after
-//! spawning `--actors` actors, after one ask to each, after a second, and after stopping them all.
+//! spawning `--actors` actors, after one ask to each, after a second, after a burst of tells,
+//! after one more ask, and after stopping them all.
 //!
 //! Without `--bench` (which `cargo bench` passes), as under `cargo test --benches`, it runs a
 //! small smoke pass: one run of tiny workloads, to check that everything still works.
@@ -241,12 +242,19 @@ struct Memory {
     idle: f64,
     /// After one ask each, idle again.
     after_ask: f64,
-    /// After a second ask each, idle again: a mailbox that has held two messages keeps a
-    /// full block.
+    /// After a second ask each, idle again.
     after_two_asks: f64,
+    /// After a burst of [`BURST`] tells each (a reply not awaited, for tokio), handled,
+    /// idle again: a mailbox keeps the burst's last block until its next park.
+    after_burst: f64,
+    /// After one more ask each, idle again: that park gives the block back.
+    after_burst_and_ask: f64,
     /// After every actor stopped and every address was dropped: what was not given back.
     after_stop: f64,
 }
+
+/// Messages per actor in the memory measurement's burst: more than a mailbox block holds.
+const BURST: u64 = 100;
 
 /// Lets tasks that were just woken or spawned run to their next wait. Only the memory
 /// measurement uses it; the counters say nothing about when the workers are done.
@@ -285,6 +293,19 @@ fn snowglobe_memory(env: &Env, actors: u64) -> Memory {
     let refs = ask_each(refs);
     let_workers_settle();
     let after_two_asks = live_bytes() - base;
+    let refs = env.run(async move {
+        for counter in &refs {
+            for v in 0..BURST {
+                counter.tell(Inc(v)).await.expect("bench: tell failed");
+            }
+        }
+        refs
+    });
+    let_workers_settle();
+    let after_burst = live_bytes() - base;
+    let refs = ask_each(refs);
+    let_workers_settle();
+    let after_burst_and_ask = live_bytes() - base;
 
     env.run(async move {
         for counter in &refs {
@@ -303,6 +324,8 @@ fn snowglobe_memory(env: &Env, actors: u64) -> Memory {
         idle: per_actor(idle),
         after_ask: per_actor(after_ask),
         after_two_asks: per_actor(after_two_asks),
+        after_burst: per_actor(after_burst),
+        after_burst_and_ask: per_actor(after_burst_and_ask),
         after_stop: per_actor(after_stop),
     }
 }
@@ -337,6 +360,21 @@ fn tokio_memory(env: &Env, actors: u64) -> Memory {
     let servers = ask_each(servers);
     let_workers_settle();
     let after_two_asks = live_bytes() - base;
+    let servers = env.run(async move {
+        for (tx, _) in &servers {
+            for v in 0..BURST {
+                // The reply is not awaited, like a tell's.
+                let (reply, _) = tokio::sync::oneshot::channel();
+                assert!(tx.send((v, reply)).is_ok(), "bench: server gone");
+            }
+        }
+        servers
+    });
+    let_workers_settle();
+    let after_burst = live_bytes() - base;
+    let servers = ask_each(servers);
+    let_workers_settle();
+    let after_burst_and_ask = live_bytes() - base;
 
     env.run(async move {
         for (tx, server) in servers {
@@ -353,6 +391,8 @@ fn tokio_memory(env: &Env, actors: u64) -> Memory {
         idle: per_actor(idle),
         after_ask: per_actor(after_ask),
         after_two_asks: per_actor(after_two_asks),
+        after_burst: per_actor(after_burst),
+        after_burst_and_ask: per_actor(after_burst_and_ask),
         after_stop: per_actor(after_stop),
     }
 }
@@ -648,6 +688,16 @@ fn report(options: &Options, samples: &[Samples], memory: Option<&(Memory, Memor
             ("spawned, no message yet", sg.idle, tokio.idle),
             ("after one ask", sg.after_ask, tokio.after_ask),
             ("after two asks", sg.after_two_asks, tokio.after_two_asks),
+            (
+                "after a burst of 100 messages",
+                sg.after_burst,
+                tokio.after_burst,
+            ),
+            (
+                "after the burst and one more ask",
+                sg.after_burst_and_ask,
+                tokio.after_burst_and_ask,
+            ),
         ];
         for (when, sg, base) in rows {
             let _ = writeln!(

@@ -8,11 +8,11 @@
 //!
 //! # The tail word
 //!
-//! `tail` holds a position (shifted left by [`SHIFT`]) and two flags: `PARKED` (the receiver
-//! sleeps and must be woken) and `CLOSED` (no more messages are accepted). Positions count
-//! slots of blocks of [`LAP`] positions, of which the last one of each block is not a slot: a
-//! tail at that offset means "the next block is being installed", and senders wait for it.
-//! Lap 0 is the exception: it has one slot (see Memory below).
+//! `tail` holds a position (shifted left by [`SHIFT`]) and three flags: `PARKED` (the receiver
+//! sleeps and must be woken), `CLOSED` (no more messages are accepted) and `HOLLOW` (the
+//! tail's lap has no full block yet; see Memory below). Positions count slots of blocks of
+//! [`LAP`] positions, of which the last one of each block is not a slot: a tail at that offset
+//! means "the next block is being installed", and senders wait for it.
 //!
 //! A sender loads the tail, checks `CLOSED`, checks the capacity against `released` (how far
 //! the receiver has taken, published in batches), and claims the position with a
@@ -28,47 +28,73 @@
 //! ahead of the receiver's position with the slot not yet ready means a sender is between its
 //! claim and its write (a few instructions): the receiver spins briefly, then yields.
 //!
-//! # Memory
+//! # Memory: hollow laps
 //!
-//! Blocks are allocated as messages arrive, never up front: an idle mailbox that never got a
-//! message holds no block. A block the receiver has finished is kept as a spare for the next
-//! block a sender needs, so a busy mailbox allocates nothing in the steady state.
+//! Most actors spend most of their life idle, and many get one message at a time: a full
+//! block of [`BLOCK_CAP`] envelopes (2.3 KB for 72-byte envelopes, more than the rest of the
+//! actor) would stay with each of them for good. So a mailbox uses a full block only while
+//! messages come faster than the receiver takes them, and gives it up whenever the receiver
+//! parks.
 //!
-//! The first block is small: many actors get one or two messages in their life, and a full
-//! block of [`BLOCK_CAP`] envelopes would stay with such an actor for good (2.3 KB for 72-byte
-//! envelopes, more than the rest of the actor). Lap 0 therefore has a [`SmallBlock`]: the same
-//! generic [`Block`] with one slot, its own allocation (88 bytes for a 72-byte envelope). It is
-//! its own type, and no pointer to it is ever typed as a full block: the queue holds it in
-//! `first` alone, while `tail.block` and the receiver's block stay null during lap 0, so no
-//! full block is ever made out of its smaller memory. The fast paths leave lap 0 to the slow
-//! paths: their check of the position against [`LAP`] replaces a null check of the block.
+//! A lap is *hollow* while it has no full block: its offset 0 is the one slot of the queue's
+//! [`SmallBlock`] (the same generic [`Block`] with one slot, 88 bytes for a 72-byte envelope,
+//! allocated by the first sender and kept until the queue is dropped), and its other slots
+//! live in the full block its second sender installs. The tail's `HOLLOW` flag says so to
+//! senders; the receiver knows it by its own block pointer being null. Lap 0 starts hollow,
+//! so a mailbox that never got a message holds no block, and one that got one message holds
+//! the small block alone.
 //!
-//! Lap 0's positions are its slot (offset 0), its marker (offset 1) and an "installing"
-//! offset (2); the tail never stands on the others, and the next block starts at [`LAP`] as
-//! for every lap. The claimer of lap 0's slot does not install the next block (that would
-//! allocate a full block for the first message): the tail stays on the marker, meaning "the
-//! slot is claimed, the next block is not there yet". The next sender to find room there
-//! installs it: it moves the tail to offset 2 with a compare-exchange (senders that see 2
-//! wait, as on a full block's marker), installs the block, links it from the small block, and
-//! moves the tail to [`LAP`]; then it claims a slot as usual. The receiver, once it has taken
-//! lap 0's slot, waits on the marker (it parks there like anywhere else) until the small
-//! block's `next` appears, then frees the small block and moves to lap 1. A small block is
-//! never kept as the spare: the spare is always a full block.
+//! - The claimer of offset 0 writes into the small block; the tail moves to offset 1, still
+//!   hollow.
+//! - A sender that finds room at offset 1 of a hollow lap claims offset 1 and installs the
+//!   lap's full block in one go: its compare-exchange moves the tail to offset 2 with
+//!   `HOLLOW` still set (senders that see that wait, as on a full block's marker), it stores
+//!   the block as the tail's block, links it from the small block's `next`, and clears
+//!   `HOLLOW`. The block's offset 0 stays unused; from offset 1 on the lap is an ordinary one.
+//! - The receiver takes offset 0 from the small block, then waits at offset 1 until the
+//!   small block's `next` appears, takes the full block from there (resetting `next` for the
+//!   next hollow lap) and goes on as in any lap.
+//! - When the receiver parks, its compare-exchange that sets `PARKED` also moves the tail to
+//!   the start of the next lap, hollow: the positions left in its lap are skipped. It gives
+//!   them back to the senders with the rest, so `released` stays a count of positions behind
+//!   the receiver, and no sender can reach the lap's full block any more (a claim in its lap
+//!   would need the tail there). Only a receiver parked at offset 0 of a hollow lap (nothing
+//!   came since it last parked) parks without moving.
+//! - The full block it left becomes the spare (or is freed if there is one), and the spare is
+//!   marked ([`IDLE_SPARE`], a bit of its pointer). A sender that takes the spare takes the
+//!   mark with it; a spare still marked at the next park was not needed since, and is freed.
+//!   So a burst's blocks outlive it by one park: an actor that gets bursts allocates nothing
+//!   for them in the steady state, and one that gets a single message after a burst is back
+//!   to the small block.
+//!
+//! Between that compare-exchange and the store to `released`, senders see the skipped
+//! positions as still taken: the error is toward "full", for a few instructions, and senders
+//! that wait for room then are woken by the release as usual. So capacity is never exceeded.
+//!
+//! An actor asked one question at a time therefore never allocates a full block (each message
+//! goes through the small block, on the senders' and the receiver's fast paths). A block the
+//! receiver has finished while more messages follow is kept as the spare for the next block a
+//! sender needs, so a busy mailbox allocates nothing in the steady state either. What stays
+//! with an idle actor is the small block, and the spare for one park after a burst.
 //!
 //! # Safety argument, in short
 //!
 //! - A slot is written only by the sender whose compare-exchange claimed it, and read only by
 //!   the receiver after the slot's state says `READY` (release/acquire).
 //! - A sender dereferences a block only after its claim succeeded, and a block is recycled or
-//!   freed only after the receiver took every slot of it; a claimed slot is always marked
-//!   (`READY` by `push`, `SKIPPED` if its [`Slot`] was dropped unfilled), so the receiver
-//!   never leaves a block that a sender still writes to.
-//! - The small block is freed only once its slot is taken and its `next` is set. The one
-//!   sender that sets `next` holds lap 0's "installing" offset (its compare-exchange moved the
-//!   tail there), and it does not touch the small block after that store.
+//!   freed only after the receiver took every slot of it that was claimed; a claimed slot is
+//!   always marked (`READY` by `push`, `SKIPPED` if its [`Slot`] was dropped unfilled), so
+//!   the receiver never leaves a block that a sender still writes to. When the receiver moves
+//!   the tail past a lap's unclaimed positions, the tail equals its position: every claim in
+//!   that lap was taken, and no later one can succeed.
+//! - The small block is written at offset 0 of a hollow lap only by that position's claimer,
+//!   which the compare-exchange that made the lap (the receiver's, after it took the previous
+//!   hollow lap's slot) happened before. Its `next` is written by the one sender whose
+//!   compare-exchange claimed offset 1 of a hollow lap, and reset by the receiver once it
+//!   read it, before it can make another hollow lap.
 //! - Positions only grow, so a sender with a stale snapshot of the tail fails its
-//!   compare-exchange instead of claiming a recycled block's slot, installing lap 1 twice, or
-//!   reaching a freed small block (`first` keeps pointing to it).
+//!   compare-exchange instead of claiming a recycled block's slot or installing a lap's
+//!   block twice.
 //! - The receiver's state (`head`) is touched only by the single consumer: the actor's task,
 //!   which is the only caller of the `&self` methods documented as receiver-only, or `Drop`.
 
@@ -89,19 +115,14 @@ use parking_lot::Mutex;
 /// Flag bits at the bottom of the tail word.
 const PARKED: usize = 1;
 const CLOSED: usize = 2;
-const SHIFT: usize = 2;
+/// The tail's lap has no full block (yet): see the module docs, Memory.
+const HOLLOW: usize = 4;
+const SHIFT: usize = 3;
 const ONE: usize = 1 << SHIFT;
 
 /// Positions per block; the last is the "installing the next block" marker, not a slot.
 const LAP: usize = 32;
 const BLOCK_CAP: usize = LAP - 1;
-
-/// Lap 0 has one slot, in a [`SmallBlock`]: offset 0.
-const FIRST_CAP: usize = 1;
-/// Lap 0's marker: its slot is claimed and the next block is not installed yet.
-const FIRST_MARKER: usize = FIRST_CAP;
-/// Lap 0's "the next block is being installed" offset.
-const FIRST_INSTALLING: usize = FIRST_MARKER + 1;
 
 /// The largest capacity a bounded queue can have.
 pub(crate) const MAX_CAPACITY: usize = usize::MAX >> (SHIFT + 2);
@@ -113,7 +134,8 @@ const MAX_RELEASE_BATCH: usize = 64;
 /// before it yields to the scheduler.
 const IN_FLIGHT_SPINS: u32 = 16;
 
-// Positions count messages for the life of a mailbox: 64 bits never wrap.
+// Positions count messages for the life of a mailbox (and skip at most a lap per park): 64
+// bits never wrap.
 const _: () = assert!(
     usize::BITS >= 64,
     "snowglobe's mailbox needs 64-bit positions (a 64-bit target)"
@@ -123,18 +145,17 @@ const EMPTY: u8 = 0;
 const READY: u8 = 1;
 const SKIPPED: u8 = 2;
 
-/// A segment of the queue: `N` slots, [`BLOCK_CAP`] for every lap but the first. The slot
-/// states sit together, apart from the values, so that a new block only needs its states and
-/// its link initialised, not its values. Whatever its size, a block's successor is a full
-/// block.
+/// A segment of the queue: `N` slots, [`BLOCK_CAP`] for a full block. The slot states sit
+/// together, apart from the values, so that a new block only needs its states and its link
+/// initialised, not its values. Whatever its size, a block's successor is a full block.
 struct Block<T, const N: usize = BLOCK_CAP> {
     next: AtomicPtr<Block<T>>,
     states: [AtomicU8; N],
     values: [UnsafeCell<MaybeUninit<T>>; N],
 }
 
-/// Lap 0's block: one slot (see the module docs, Memory).
-type SmallBlock<T> = Block<T, FIRST_CAP>;
+/// The one slot of every hollow lap (see the module docs, Memory).
+type SmallBlock<T> = Block<T, 1>;
 
 impl<T, const N: usize> Block<T, N> {
     /// A block with every slot `EMPTY` and no successor. The values stay uninitialised.
@@ -155,10 +176,12 @@ impl<T, const N: usize> Block<T, N> {
 /// The sending side of the tail: the word senders claim slots on, and the current block.
 struct Tail<T> {
     index: AtomicUsize,
-    /// The block of the tail's lap, from lap 1 on; null during lap 0 (its block is `first`).
+    /// The full block of the tail's lap. Stale (possibly freed) while the tail is `HOLLOW`,
+    /// and then never read.
     block: AtomicPtr<Block<T>>,
-    /// How many messages the receiver has taken and given back (a sequence number, not a
-    /// position). Senders read it for the capacity check; the receiver writes it in batches.
+    /// How many slots the receiver has taken and given back, skipped positions included (a
+    /// sequence number, not a position). Senders read it for the capacity check; the
+    /// receiver writes it in batches.
     released: AtomicUsize,
 }
 
@@ -166,8 +189,8 @@ struct Tail<T> {
 struct Head<T> {
     /// The next position to take.
     position: usize,
-    /// The block of `position`'s lap, from lap 1 on; null during lap 0 (its block is
-    /// `first`).
+    /// The full block of `position`'s lap; null while the lap is hollow for the receiver
+    /// (offset 0, in the small block, or offset 1 before it found the lap's full block).
     block: *mut Block<T>,
     /// Messages taken and not yet given back to the senders.
     unreleased: usize,
@@ -184,12 +207,10 @@ struct Head<T> {
 #[repr(C)]
 pub(crate) struct Queue<T> {
     tail: Tail<T>,
-    /// Lap 0's small block, set once by the first sender. It keeps its value after the
-    /// receiver has moved past lap 0 and freed the block, and is dereferenced only by a sender
-    /// whose compare-exchange on the tail in lap 0 succeeded (the claim of the slot, or the
-    /// move to "installing") and by the receiver (or `Drop`) while in lap 0.
+    /// The small block of every hollow lap, allocated by the first sender and kept until the
+    /// queue is dropped.
     first: AtomicPtr<SmallBlock<T>>,
-    /// A finished block kept for reuse.
+    /// A finished block kept for reuse, marked with [`IDLE_SPARE`] at a park.
     spare: AtomicPtr<Block<T>>,
     capacity: usize,
     release_every: u32,
@@ -275,25 +296,29 @@ pub(crate) enum Pop<T> {
     Signal,
 }
 
-/// How many slots come before `position`: positions minus the ones that are not slots (one
-/// marker per full block, lap 0's positions past its one slot). (For a marker this is the
-/// count including the block's last slot, which is what a tail sitting on the marker has
-/// claimed; lap 0's marker and its "installing" offset both count lap 0's slot.)
+/// How many slots come before `position`: positions minus one marker per lap (`(position /
+/// LAP) * BLOCK_CAP + position % LAP`, which is this). For a marker this is the count
+/// including the block's last slot, which is what a tail sitting on the marker has claimed.
+/// Slots a receiver skipped when it made a hollow lap count too; it gives them back at once.
 ///
 /// Senders compare it with `released` using `saturating_sub`: a sender's tail may be older
 /// than the receiver's progress, and then its compare-exchange fails anyway.
 const fn sequence(position: usize) -> usize {
-    if position < LAP {
-        if position < FIRST_CAP {
-            position
-        } else {
-            FIRST_CAP
-        }
-    } else {
-        // Every lap counted as full (its positions less its marker: `(position / LAP) *
-        // BLOCK_CAP + position % LAP`, which is this), less the slots lap 0 lacks.
-        position - position / LAP - (BLOCK_CAP - FIRST_CAP)
-    }
+    position - position / LAP
+}
+
+/// The mark on `spare` of a block kept when the receiver last parked and not taken since.
+/// Blocks are aligned to at least 8 bytes, so the pointer's lowest bit is free.
+const IDLE_SPARE: usize = 1;
+
+/// The block `spare` points to, without its mark.
+fn untagged<T>(spare: *mut Block<T>) -> *mut Block<T> {
+    spare.map_addr(|a| a & !IDLE_SPARE)
+}
+
+/// The first position of the lap after `position`'s.
+const fn next_lap(position: usize) -> usize {
+    (position / LAP + 1) * LAP
 }
 
 impl<T> Queue<T> {
@@ -316,7 +341,8 @@ impl<T> Queue<T> {
         let capacity = capacity.map_or(MAX_CAPACITY, |c| c.get().min(MAX_CAPACITY));
         Queue {
             tail: Tail {
-                index: AtomicUsize::new(0),
+                // Lap 0 starts hollow.
+                index: AtomicUsize::new(HOLLOW),
                 block: AtomicPtr::new(ptr::null_mut()),
                 released: AtomicUsize::new(0),
             },
@@ -348,19 +374,19 @@ impl<T> Queue<T> {
     /// or closed queue is answered by loads alone.
     #[inline]
     pub(crate) fn try_reserve(&self) -> Result<Slot<'_>, Reject> {
-        // The fast path: an open queue with room, past lap 0, in the middle of a block, and no
-        // other sender racing for the same position.
+        // The fast path: an open queue with room, a lap with its full block, in the middle of
+        // the block, and no other sender racing for the same position.
         let tail = self.tail.index.load(Acquire);
         let position = tail >> SHIFT;
         let offset = position % LAP;
-        if tail & CLOSED == 0
-            && position >= LAP
+        if tail & (CLOSED | HOLLOW) == 0
             && offset + 1 < BLOCK_CAP
             && sequence(position).saturating_sub(self.tail.released.load(Acquire)) < self.capacity
         {
-            // Past lap 0, this is the full block of the position's lap, or a newer one if the
-            // tail moved on: its sender stored it before moving the tail into the lap (release,
-            // and the acquire load of the tail above), and a newer one fails the claim below.
+            // Not hollow, this is the full block of the position's lap, or a newer one if the
+            // tail moved on: its sender stored it before moving the tail into the lap or
+            // clearing `HOLLOW` (release, and the acquire load of the tail above), and a newer
+            // one fails the claim below.
             let block = self.tail.block.load(Acquire);
             if self
                 .tail
@@ -374,12 +400,30 @@ impl<T> Queue<T> {
                     unsafe { ((*block).values[offset].get(), &(*block).states[offset]) };
                 return Ok(self.claimed(value, state, tail & PARKED != 0));
             }
+        } else if tail & (CLOSED | HOLLOW) == HOLLOW
+            && offset == 0
+            && sequence(position).saturating_sub(self.tail.released.load(Acquire)) < self.capacity
+        {
+            // Offset 0 of a hollow lap, the small block's slot: claimed here too, so that an
+            // actor that gets one message at a time is sent to on this path.
+            let small = self.first.load(Acquire);
+            if !small.is_null()
+                && self
+                    .tail
+                    .index
+                    .compare_exchange(tail, (tail + ONE) & !PARKED, SeqCst, Relaxed)
+                    .is_ok()
+            {
+                // SAFETY: see the same claim in `try_reserve_slow`.
+                let (value, state) = unsafe { ((*small).values[0].get(), &(*small).states[0]) };
+                return Ok(self.claimed(value, state, tail & PARKED != 0));
+            }
         }
         self.try_reserve_slow()
     }
 
     /// The general case of [`try_reserve`](Queue::try_reserve): full, closed, a block to
-    /// install, lap 0, or a race with another sender.
+    /// install, a hollow lap, or a race with another sender.
     #[cold]
     fn try_reserve_slow(&self) -> Result<Slot<'_>, Reject> {
         let backoff = Backoff::new();
@@ -391,9 +435,9 @@ impl<T> Queue<T> {
             }
             let position = tail >> SHIFT;
             let offset = position % LAP;
-            let first_lap = position < LAP;
-            if offset == BLOCK_CAP || (first_lap && offset == FIRST_INSTALLING) {
-                // Another sender is installing the next block: wait for it.
+            let hollow = tail & HOLLOW != 0;
+            if offset == BLOCK_CAP || (hollow && offset > 1) {
+                // Another sender is installing a block: wait for it.
                 backoff.snooze();
                 tail = self.tail.index.load(Acquire);
                 continue;
@@ -402,40 +446,8 @@ impl<T> Queue<T> {
             {
                 break Err(Reject::Full);
             }
-            if first_lap {
-                if offset == FIRST_MARKER {
-                    // Lap 0's slot is claimed and lap 1's block is not there: install it, then
-                    // claim in lap 1 on the next turn of the loop.
-                    let next = next_block.take().unwrap_or_else(|| self.take_block());
-                    match self
-                        .tail
-                        .index
-                        .compare_exchange(tail, tail + ONE, SeqCst, Acquire)
-                    {
-                        Ok(_) => {
-                            let next = Box::into_raw(next);
-                            self.tail.block.store(next, Release);
-                            let small = self.first.load(Acquire);
-                            // SAFETY: the tail was on lap 0's marker, so the small block is
-                            // installed: its claimer took it from `first` (acquire) before its
-                            // compare-exchange, whose release sequence this compare-exchange
-                            // read from. It lives until its `next` is set: the receiver waits
-                            // for it, and only this sender, which moved the tail to
-                            // "installing", sets it. It does not touch the block after this.
-                            unsafe { (*small).next.store(next, Release) };
-                            // To lap 1, keeping the flags: `PARKED` goes to the next claimer.
-                            let skip = (LAP - FIRST_INSTALLING) * ONE;
-                            tail = self.tail.index.fetch_add(skip, Release).wrapping_add(skip);
-                        }
-                        Err(current) => {
-                            next_block = Some(next);
-                            tail = current;
-                            backoff.spin();
-                        }
-                    }
-                    continue;
-                }
-                // Lap 0's one slot: the very first message.
+            if hollow && offset == 0 {
+                // The small block's slot.
                 let small = self.first_block();
                 match self.tail.index.compare_exchange_weak(
                     tail,
@@ -444,11 +456,11 @@ impl<T> Queue<T> {
                     Acquire,
                 ) {
                     Ok(_) => {
-                        // SAFETY: the claim makes lap 0's slot ours, so `small` is the small
-                        // block (set before any claim, never replaced), alive until the
-                        // receiver has taken this slot.
+                        // SAFETY: the claim makes the small block's slot ours: the receiver
+                        // took the previous hollow lap's before it made this one (see the
+                        // module docs); the block lives as long as the queue.
                         let (value, state) =
-                            unsafe { ((*small).values[offset].get(), &(*small).states[offset]) };
+                            unsafe { ((*small).values[0].get(), &(*small).states[0]) };
                         break Ok(self.claimed(value, state, tail & PARKED != 0));
                     }
                     Err(current) => {
@@ -458,19 +470,39 @@ impl<T> Queue<T> {
                     }
                 }
             }
-            // Past lap 0 (see `try_reserve` for why this is the position's block if the claim
-            // succeeds).
-            let block = self.tail.block.load(Acquire);
-            if offset + 1 == BLOCK_CAP && next_block.is_none() {
-                next_block = Some(self.take_block());
-            }
-            // Claim the position; the claimer that sees `PARKED` takes over the wake-up.
+            // The block the claim lands in: at offset 1 of a hollow lap, the lap's full block,
+            // which this claim installs; else the tail's block (see `try_reserve` for why it is
+            // the position's if the claim succeeds).
+            let block = if hollow {
+                Box::into_raw(next_block.take().unwrap_or_else(|| self.take_block()))
+            } else {
+                if offset + 1 == BLOCK_CAP && next_block.is_none() {
+                    next_block = Some(self.take_block());
+                }
+                self.tail.block.load(Acquire)
+            };
+            // Claim the position; the claimer that sees `PARKED` takes over the wake-up. In a
+            // hollow lap, `HOLLOW` stays set on offset 2 until the block is installed.
             let new_tail = (tail + ONE) & !PARKED;
             match self
                 .tail
                 .index
                 .compare_exchange_weak(tail, new_tail, SeqCst, Acquire)
             {
+                Ok(_) if hollow => {
+                    self.tail.block.store(block, Release);
+                    let small = self.first.load(Acquire);
+                    // SAFETY: offset 0 of this lap was claimed, so the small block is
+                    // allocated (its claimer loaded it before its compare-exchange, whose
+                    // release sequence this one read from), and it lives as long as the queue.
+                    // Only this sender, the claimer of offset 1, sets its `next` in this lap;
+                    // the receiver resets it once it has read it.
+                    unsafe { (*small).next.store(block, Release) };
+                    self.tail.index.fetch_and(!HOLLOW, Release);
+                    // SAFETY: the claim makes offset 1 of the new block ours.
+                    let (value, state) = unsafe { ((*block).values[1].get(), &(*block).states[1]) };
+                    break Ok(self.claimed(value, state, tail & PARKED != 0));
+                }
                 Ok(_) => {
                     if offset + 1 == BLOCK_CAP {
                         // This was the block's last slot: install the next one. The
@@ -492,6 +524,10 @@ impl<T> Queue<T> {
                     break Ok(self.claimed(value, state, tail & PARKED != 0));
                 }
                 Err(current) => {
+                    if hollow {
+                        // SAFETY: the block was not published; it is still ours.
+                        next_block = Some(unsafe { Box::from_raw(block) });
+                    }
                     tail = current;
                     backoff.spin();
                 }
@@ -547,9 +583,7 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Lap 0's small block, allocated if no sender has done it yet. The pointer may be stale
-    /// (its block freed) if the tail has left lap 0 meanwhile: a caller dereferences it only
-    /// once its claim of lap 0's slot succeeded.
+    /// The small block, allocated if no sender has done it yet.
     fn first_block(&self) -> *mut SmallBlock<T> {
         let small = self.first.load(Acquire);
         if !small.is_null() {
@@ -594,7 +628,7 @@ impl<T> Queue<T> {
         } else {
             // SAFETY: blocks in `spare` are owned by the queue and reachable from nowhere
             // else; the swap made this one ours.
-            unsafe { Box::from_raw(spare) }
+            unsafe { Box::from_raw(untagged(spare)) }
         }
     }
 
@@ -640,7 +674,9 @@ impl<T> Queue<T> {
     }
 
     /// Messages accepted and not yet given back by the receiver: the messages waiting, plus
-    /// up to a batch the receiver has taken while it is busy. Exact while the receiver waits.
+    /// up to a batch the receiver has taken while it is busy (and, for the few instructions
+    /// between a parking receiver's move to a hollow lap and its release, the positions it
+    /// skipped). Exact while the receiver waits.
     pub(crate) fn len(&self) -> usize {
         let tail = self.tail.index.load(SeqCst);
         let taken = self.tail.released.load(SeqCst);
@@ -709,9 +745,9 @@ impl<T> Queue<T> {
             if self.ready(head) {
                 return Poll::Ready(Ready::Item);
             }
-            self.release_head(head);
             let tail = self.tail.index.load(SeqCst);
             if tail >> SHIFT != head.position {
+                self.release_head(head);
                 // A sender claimed a slot and is about to fill it (or installs a block).
                 let mut spins = 0;
                 while spins < IN_FLIGHT_SPINS && !self.ready(head) {
@@ -726,21 +762,88 @@ impl<T> Queue<T> {
                 return Poll::Pending;
             }
             if tail & CLOSED != 0 {
+                self.release_head(head);
                 return Poll::Ready(Ready::Drained);
             }
             self.wakers.register_receiver(cx.waker());
             if signals && self.wakers.signals.load(SeqCst) != 0 {
+                self.release_head(head);
                 return Poll::Ready(Ready::Signal);
             }
+            // Park, and unless nothing came since the last park (the receiver waits at the
+            // start of a hollow lap), give the lap up: the tail moves to the start of the next
+            // one, hollow (see the module docs, Memory), and `leave_lap` gives back what was
+            // taken with the positions skipped.
+            let stay = head.block.is_null() && head.position.is_multiple_of(LAP);
+            let parked = if stay {
+                self.release_head(head);
+                tail | PARKED
+            } else {
+                (next_lap(head.position) << SHIFT) | HOLLOW | PARKED
+            };
             if self
                 .tail
                 .index
-                .compare_exchange(tail, tail | PARKED, SeqCst, SeqCst)
+                .compare_exchange(tail, parked, SeqCst, SeqCst)
                 .is_ok()
             {
+                if !stay {
+                    self.leave_lap(head);
+                }
                 head.waited = true;
                 return Poll::Pending;
             }
+        }
+    }
+
+    /// Once the receiver's compare-exchange moved the tail from its position to the start of
+    /// the next lap: moves the receiver there, gives the skipped positions back to the
+    /// senders, and keeps the lap's full block as the spare (see the module docs, Memory).
+    fn leave_lap(&self, head: &mut Head<T>) {
+        head.position = next_lap(head.position);
+        head.unreleased = 0;
+        self.tail.released.store(sequence(head.position), SeqCst);
+        self.wakers.wake_senders();
+        let block = std::mem::replace(&mut head.block, ptr::null_mut());
+        let spare = self.spare.load(Relaxed);
+        if spare.is_null() && block.is_null() {
+            return;
+        }
+        self.keep_or_free(block, spare);
+    }
+
+    /// The spare's turn at a park: a spare marked at the last park and not taken since is
+    /// freed; `block` (the lap the receiver left, or null) becomes the spare if there is none
+    /// and is freed otherwise; and the spare left is marked, to be freed at the next park
+    /// unless a sender takes it first. So a burst's blocks outlive it by one park at most.
+    #[cold]
+    fn keep_or_free(&self, block: *mut Block<T>, spare: *mut Block<T>) {
+        if spare.addr() & IDLE_SPARE != 0
+            && self
+                .spare
+                .compare_exchange(spare, ptr::null_mut(), Acquire, Relaxed)
+                .is_ok()
+        {
+            // SAFETY: blocks in `spare` are owned by the queue alone; the compare-exchange
+            // made this one ours.
+            drop(unsafe { Box::from_raw(untagged(spare)) });
+        }
+        if !block.is_null() {
+            // SAFETY: the tail stood on the receiver's position, so every slot of the block
+            // that was claimed has been taken, and with the tail in a later lap no claim in
+            // this one can succeed: nothing refers to the block any more (the tail's stale
+            // pointer to it is never read).
+            self.recycle(block);
+        }
+        let spare = self.spare.load(Relaxed);
+        if !spare.is_null() && spare.addr() & IDLE_SPARE == 0 {
+            // Taken meanwhile, it is simply not marked.
+            let _ = self.spare.compare_exchange(
+                spare,
+                spare.map_addr(|a| a | IDLE_SPARE),
+                Relaxed,
+                Relaxed,
+            );
         }
     }
 
@@ -754,19 +857,30 @@ impl<T> Queue<T> {
     /// Takes the next item if it is there. Receiver only.
     ///
     /// The fast path: one load of the slot's state, one read of the value. Empty slots,
-    /// skipped slots, the end of a block and lap 0 go to [`take_slow`](Queue::take_slow).
+    /// skipped slots, the end of a block and offset 1 of a hollow lap go to
+    /// [`take_slow`](Queue::take_slow).
     #[inline]
     pub(crate) fn try_pop(&self) -> Option<T> {
         // SAFETY: receiver only (see the module docs): no other `&mut Head` exists.
         let head = unsafe { &mut *self.head.get() };
         let offset = head.position % LAP;
-        if head.position < LAP || offset + 1 == BLOCK_CAP {
-            return self.take_slow(head);
-        }
         let block = head.block;
-        // SAFETY: past lap 0 the receiver's block is the full block of its lap, alive until
-        // the receiver moves past it.
-        let state = unsafe { &(*block).states[offset] };
+        let (state, value) = if !block.is_null() && offset + 1 < BLOCK_CAP {
+            // SAFETY: the receiver's block is the full block of its lap, alive until the
+            // receiver moves past it.
+            unsafe { (&(*block).states[offset], (*block).values[offset].get()) }
+        } else if block.is_null() && offset == 0 {
+            // Offset 0 of a hollow lap: the small block's slot, taken here too, so that an
+            // actor that gets one message at a time reads it straight out.
+            let small = self.first.load(Acquire);
+            if small.is_null() {
+                return None;
+            }
+            // SAFETY: the small block lives as long as the queue.
+            unsafe { (&(*small).states[0], (*small).values[0].get()) }
+        } else {
+            return self.take_slow(head);
+        };
         match state.load(Acquire) {
             READY => {}
             EMPTY => return None,
@@ -780,38 +894,36 @@ impl<T> Queue<T> {
         }
         // SAFETY: the slot is `READY` (acquire): its sender's write happened before, and no
         // one else reads it.
-        Some(unsafe { (*block).values[offset].get().read().assume_init() })
+        Some(unsafe { value.read().assume_init() })
     }
 
     /// Whether the slot at the receiver's position is marked. Receiver only.
     ///
-    /// On lap 0's marker (its slot taken), this moves the receiver to lap 1 once a sender has
-    /// installed lap 1's block, and frees the small block.
+    /// At offset 1 of a hollow lap (offset 0 taken), this moves the receiver to the lap's full
+    /// block once a sender has installed it.
     fn ready(&self, head: &mut Head<T>) -> bool {
-        if head.position < LAP {
+        if head.block.is_null() {
             let small = self.first.load(Acquire);
             if small.is_null() {
                 return false;
             }
-            if head.position < FIRST_CAP {
-                // SAFETY: the small block is alive until the receiver moves past lap 0.
-                return unsafe { (*small).states[head.position].load(Acquire) != EMPTY };
+            if head.position.is_multiple_of(LAP) {
+                // SAFETY: the small block lives as long as the queue.
+                return unsafe { (*small).states[0].load(Acquire) != EMPTY };
             }
             // SAFETY: as above.
             let next = unsafe { (*small).next.load(Acquire) };
             if next.is_null() {
                 return false;
             }
-            // SAFETY: the small block's slot is taken and its `next` set, so no sender
-            // touches it any more (see the module docs), and once the receiver is past lap 0
-            // no one dereferences `first`. It was allocated by `SmallBlock::new`.
-            drop(unsafe { Box::from_raw(small) });
+            // Reset for the next hollow lap, which only this receiver can make, later.
+            // SAFETY: as above; only the claimer of offset 1 of this lap set `next`.
+            unsafe { (*small).next.store(ptr::null_mut(), Relaxed) };
             head.block = next;
-            head.position = LAP;
         }
         let offset = head.position % LAP;
-        // SAFETY: past lap 0 the receiver's block is the full block of its lap, alive until
-        // the receiver moves past it.
+        // SAFETY: the receiver's block is the full block of its lap, alive until the receiver
+        // moves past it.
         unsafe { (*head.block).states[offset].load(Acquire) != EMPTY }
     }
 
@@ -819,16 +931,12 @@ impl<T> Queue<T> {
     /// [`ready`](Queue::ready) found marked. Receiver only.
     fn head_slot(&self, head: &Head<T>) -> (*const AtomicU8, *mut MaybeUninit<T>) {
         let offset = head.position % LAP;
-        // SAFETY: `ready` found the block of the receiver's lap, which is alive until the
-        // receiver moves past it: the small block in `first` for lap 0 (loaded with acquire
-        // there), the full block in `head.block` after.
+        // SAFETY: `ready` found the slot in a live block: the small block (loaded with
+        // acquire there) at offset 0 of a hollow lap, else the receiver's full block.
         unsafe {
-            if head.position < LAP {
+            if head.block.is_null() {
                 let small = self.first.load(Relaxed);
-                (
-                    &raw const (*small).states[offset],
-                    (*small).values[offset].get(),
-                )
+                (&raw const (*small).states[0], (*small).values[0].get())
             } else {
                 let block = head.block;
                 (
@@ -857,11 +965,10 @@ impl<T> Queue<T> {
                 (*state).store(EMPTY, Relaxed);
                 (mark, item)
             };
-            let first_lap = head.position < LAP;
             head.position += 1;
-            // Lap 0's slot taken, the receiver stays on its marker until lap 1's block is
-            // installed (`ready` moves it on); a full block's last slot hands over at once.
-            if !first_lap && offset + 1 == BLOCK_CAP {
+            // The small block's slot taken, the receiver waits at offset 1 for the lap's full
+            // block (`ready` takes it up); a full block's last slot hands over at once.
+            if !head.block.is_null() && offset + 1 == BLOCK_CAP {
                 // The block is done: every slot was marked, so no sender touches it any more.
                 // SAFETY: as said; `next` is non-null because the last slot's claimer
                 // installed it before marking the slot.
@@ -956,24 +1063,22 @@ impl<T> Drop for Queue<T> {
         let head = self.head.get_mut();
         let mut block = head.block;
         let mut position = head.position;
-        if position < LAP {
-            // Still in lap 0: the small block, if any, then what it links to.
-            let small = *self.first.get_mut();
-            if !small.is_null() {
-                // SAFETY: `&mut self`: no sender or receiver runs. The small block is alive
-                // (the receiver has not left lap 0) and was allocated by `SmallBlock::new`; a
-                // `READY` slot holds an initialised value no one took.
-                unsafe {
-                    if position < tail.min(FIRST_CAP)
-                        && (*small).states[position].load(Relaxed) == READY
-                    {
-                        (*small).values[position].get().cast::<T>().drop_in_place();
-                    }
-                    block = (*small).next.load(Relaxed);
-                    drop(Box::from_raw(small));
+        let small = *self.first.get_mut();
+        if block.is_null() && !small.is_null() {
+            // A hollow lap for the receiver: the small block's slot, then the lap's full
+            // block if a sender installed it.
+            // SAFETY: `&mut self`: no sender or receiver runs. A `READY` slot holds an
+            // initialised value no one took.
+            unsafe {
+                if position.is_multiple_of(LAP)
+                    && position < tail
+                    && (*small).states[0].load(Relaxed) == READY
+                {
+                    (*small).values[0].get().cast::<T>().drop_in_place();
                 }
+                block = (*small).next.load(Relaxed);
             }
-            position = LAP;
+            position = position / LAP * LAP + 1;
         }
         // Drop the items still queued and free the full blocks they sit in.
         while !block.is_null() {
@@ -993,12 +1098,16 @@ impl<T> Drop for Queue<T> {
             let next = unsafe { (*block).next.load(Relaxed) };
             drop(unsafe { Box::from_raw(block) });
             block = next;
-            position = (position / LAP + 1) * LAP;
+            position = next_lap(position);
+        }
+        if !small.is_null() {
+            // SAFETY: as above; allocated by `SmallBlock::new`, its value dropped above if any.
+            drop(unsafe { Box::from_raw(small) });
         }
         let spare = *self.spare.get_mut();
         if !spare.is_null() {
             // SAFETY: the spare is owned by the queue alone.
-            drop(unsafe { Box::from_raw(spare) });
+            drop(unsafe { Box::from_raw(untagged(spare)) });
         }
     }
 }

@@ -107,7 +107,7 @@ fn closed_queue_refuses_then_drains() {
     assert!(matches!(pop(&q), Poll::Ready(Pop::Drained)));
 }
 
-/// A close from outside wakes a receiver parked on an empty queue, on lap 0's marker as
+/// A close from outside wakes a receiver parked on an empty queue, in a hollow lap as
 /// anywhere else, and it finds the queue drained.
 #[test]
 fn a_close_wakes_a_parked_receiver() {
@@ -317,7 +317,7 @@ fn a_skipped_slot_gives_its_room_back() {
     assert!(send(&q, 2).is_ok(), "its room came back");
 }
 
-// --- lap 0: the small first block ---------------------------------------------------------
+// --- hollow laps: the small block, and the full block given back on parking ----------------
 
 /// Takes every item waiting, in order, and gives their room back.
 fn drain<T: std::fmt::Debug>(q: &Queue<T>) -> Vec<T> {
@@ -329,13 +329,39 @@ fn drain<T: std::fmt::Debug>(q: &Queue<T>) -> Vec<T> {
     items
 }
 
+/// Whether the queue holds a full block in use (the receiver's or the tail's), seen from a
+/// test that runs both sides: the tail's pointer counts only while the tail is not hollow.
+fn uses_a_full_block<T>(q: &Queue<T>) -> bool {
+    // SAFETY: the test is the receiver; nothing else runs.
+    let head = unsafe { &*q.head.get() };
+    !head.block.is_null() || q.tail.index.load(SeqCst) & HOLLOW == 0
+}
+
+/// Whether the queue holds a full block at all: in use, or the spare.
+fn holds_a_full_block<T>(q: &Queue<T>) -> bool {
+    uses_a_full_block(q) || !q.spare.load(SeqCst).is_null()
+}
+
+/// Whether the spare is marked: kept at the last park, freed at the next unless taken.
+fn spare_is_marked<T>(q: &Queue<T>) -> bool {
+    q.spare.load(SeqCst).addr() & IDLE_SPARE != 0
+}
+
+/// One message, taken, then a park.
+fn one_round_trip(q: &Queue<usize>, v: usize) {
+    send(q, v).unwrap();
+    assert!(matches!(pop(q), Poll::Ready(Pop::Item(x)) if x == v));
+    assert!(pop(q).is_pending());
+}
+
 #[test]
-fn capacity_is_exact_across_the_small_block() {
+fn capacity_is_exact_across_hollow_laps() {
     for capacity in [1, 2, 3, 31, 32, 64] {
         let q = Queue::new(NonZeroUsize::new(capacity));
         let mut next = 0;
-        // Round 0 starts in the small block and ends in lap 1 or later; each later round
-        // starts where the receiver left off. The receiver makes no progress within a round.
+        // Each round starts where the receiver parked at the end of the last: round 0 in
+        // lap 0, later rounds in the hollow lap after the one it gave up. The receiver makes
+        // no progress within a round.
         for round in 0..4 {
             for i in 0..capacity {
                 assert!(
@@ -351,24 +377,22 @@ fn capacity_is_exact_across_the_small_block() {
             assert_eq!(q.len(), capacity);
             let items = drain(&q);
             assert_eq!(items, (next..next + capacity).collect::<Vec<_>>());
-            assert_eq!(q.len(), 0);
+            assert_eq!(q.len(), 0, "the skipped positions are given back");
             next += capacity;
         }
     }
 }
 
 #[test]
-fn capacity_counts_the_small_block_while_the_receiver_sits_on_its_marker() {
-    // The receiver took lap 0's slot and waits on its marker; lap 1 is not installed yet.
+fn capacity_counts_the_small_block_while_the_receiver_waits_for_the_full_one() {
+    // The receiver took the small block's slot and waits at offset 1 without parking (it
+    // only looked); the lap's full block is not installed yet.
     for capacity in [1, 2, 3, 31, 32, 64] {
         let q = Queue::new(NonZeroUsize::new(capacity));
         send(&q, 0).unwrap();
         assert!(matches!(pop(&q), Poll::Ready(Pop::Item(0))));
-        assert!(pop(&q).is_pending());
-        assert!(
-            q.tail.block.load(SeqCst).is_null(),
-            "lap 1 not installed yet"
-        );
+        q.release();
+        assert!(!holds_a_full_block(&q));
         for i in 1..=capacity {
             send(&q, i).unwrap();
         }
@@ -378,52 +402,113 @@ fn capacity_counts_the_small_block_while_the_receiver_sits_on_its_marker() {
 }
 
 #[test]
-fn one_message_allocates_only_the_small_block() {
+fn one_message_at_a_time_never_allocates_a_full_block() {
     let q = Queue::new(None);
-    assert!(q.first.load(SeqCst).is_null());
-    send(&q, 1).unwrap();
-    assert!(!q.first.load(SeqCst).is_null());
-    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(1))));
-    assert!(pop(&q).is_pending());
-    assert!(
-        q.tail.block.load(SeqCst).is_null(),
-        "no full block for one message"
-    );
-    assert!(q.spare.load(SeqCst).is_null());
-    // The second message installs lap 1's block.
-    send(&q, 2).unwrap();
-    assert!(!q.tail.block.load(SeqCst).is_null());
-    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(2))));
-    // The small block is freed, never kept as the spare; a full block is.
-    assert!(q.spare.load(SeqCst).is_null());
-    for i in 3..3 + 2 * BLOCK_CAP {
+    assert!(q.first.load(SeqCst).is_null(), "no block before a message");
+    for i in 0..100 {
         send(&q, i).unwrap();
+        assert!(!q.first.load(SeqCst).is_null());
+        assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == i));
+        assert!(pop(&q).is_pending());
+        assert!(!holds_a_full_block(&q), "message {i}");
+        assert_eq!(q.len(), 0);
     }
-    assert_eq!(drain(&q), (3..3 + 2 * BLOCK_CAP).collect::<Vec<_>>());
-    assert!(!q.spare.load(SeqCst).is_null(), "lap 1's block is kept");
 }
 
 #[test]
-fn items_stay_in_order_across_the_small_block() {
-    // All at once: the small block, then lap 1 and 2, taken after.
+fn parking_gives_the_full_blocks_back() {
+    for burst in [2, 3, BLOCK_CAP, BLOCK_CAP + 1, 3 * BLOCK_CAP + 5] {
+        let q = Queue::new(None);
+        let mut next = 0;
+        for round in 0..3 {
+            for i in 0..burst {
+                send(&q, next + i).unwrap();
+            }
+            assert!(uses_a_full_block(&q), "a burst of {burst} needs one");
+            assert_eq!(drain(&q), (next..next + burst).collect::<Vec<_>>());
+            // `drain` ended with a park: the lap is given up, its block kept as the spare
+            // until the next park.
+            assert!(
+                !uses_a_full_block(&q) && spare_is_marked(&q),
+                "burst of {burst}, round {round}"
+            );
+            next += burst;
+        }
+        // A message that needs no full block, a park: the spare goes too.
+        one_round_trip(&q, next);
+        next += 1;
+        assert!(!holds_a_full_block(&q), "burst of {burst}");
+        // Taking a burst in two goes, parking between them, keeps the order.
+        for i in 0..burst {
+            send(&q, next + i).unwrap();
+        }
+        let half = burst / 2;
+        for i in 0..half {
+            assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == next + i));
+        }
+        assert_eq!(drain(&q), (next + half..next + burst).collect::<Vec<_>>());
+        one_round_trip(&q, next + burst);
+        assert!(!holds_a_full_block(&q));
+    }
+}
+
+#[test]
+fn a_busy_mailbox_keeps_a_spare_block() {
+    // While the receiver does not park, a finished block is kept for the next lap.
+    let q = Queue::new(None);
+    for i in 0..3 * BLOCK_CAP {
+        send(&q, i).unwrap();
+    }
+    for i in 0..2 * BLOCK_CAP {
+        assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == i));
+    }
+    assert!(!q.spare.load(SeqCst).is_null(), "a finished block is kept");
+    for i in 3 * BLOCK_CAP..4 * BLOCK_CAP {
+        send(&q, i).unwrap();
+    }
+    assert!(q.spare.load(SeqCst).is_null(), "and taken for the next lap");
+    assert_eq!(
+        drain(&q),
+        (2 * BLOCK_CAP..4 * BLOCK_CAP).collect::<Vec<_>>()
+    );
+    assert!(spare_is_marked(&q), "kept over the park");
+    // The next burst takes it: no allocation.
+    let spare = untagged(q.spare.load(SeqCst));
+    send(&q, 0).unwrap();
+    send(&q, 1).unwrap();
+    assert!(q.spare.load(SeqCst).is_null());
+    assert_eq!(q.tail.block.load(SeqCst), spare, "the spare was installed");
+    assert_eq!(drain(&q), vec![0, 1]);
+    assert!(spare_is_marked(&q));
+    // Not taken before the next park: freed there.
+    one_round_trip(&q, 2);
+    assert!(!holds_a_full_block(&q));
+}
+
+#[test]
+fn items_stay_in_order_across_hollow_laps() {
+    // All at once: the small block, then the rest of lap 0 and lap 1 and 2, taken after.
     let q = Queue::new(None);
     for i in 0..100 {
         send(&q, i).unwrap();
     }
     assert_eq!(drain(&q), (0..100).collect::<Vec<_>>());
-    // One at a time, the receiver keeping up: it waits on lap 0's marker for lap 1.
+    // One at a time, the receiver keeping up and parking after each: a hollow lap each.
     let q = Queue::new(None);
     for i in 0..100 {
         send(&q, i).unwrap();
         assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == i));
         assert!(pop(&q).is_pending());
     }
-    // Two at a time across the boundary.
-    let q = Queue::new(NonZeroUsize::new(2));
-    for i in (0..100).step_by(2) {
-        send(&q, i).unwrap();
-        send(&q, i + 1).unwrap();
-        assert_eq!(drain(&q), vec![i, i + 1]);
+    // Bursts of every length up to two laps, each followed by a park.
+    let q = Queue::new(NonZeroUsize::new(2 * LAP));
+    let mut next = 0;
+    for burst in 1..2 * LAP {
+        for i in 0..burst {
+            send(&q, next + i).unwrap();
+        }
+        assert_eq!(drain(&q), (next..next + burst).collect::<Vec<_>>());
+        next += burst;
     }
 }
 
@@ -437,29 +522,47 @@ impl Drop for Counted {
 
 #[test]
 fn dropping_the_queue_drops_each_value_once_in_every_block() {
-    // (sent, taken before the queue is dropped, whether the receiver then polls once more and
-    // parks where it stands).
+    // (messages sent and taken before, with a park after them: the receiver then starts in
+    // the hollow lap after the one it gave up; sent; taken before the queue is dropped;
+    // whether the receiver then polls once more and parks where it stands).
     let cases = [
-        (0, 0, false),
-        (1, 0, false),   // the small block's value alone
-        (1, 1, true),    // the receiver waits on lap 0's marker, no lap 1
-        (2, 0, false),   // the small block and lap 1
-        (2, 1, false),   // the receiver on lap 0's marker, lap 1 installed
-        (40, 0, false),  // the small block, lap 1 and lap 2
-        (40, 1, false),  // from lap 0's marker on
-        (40, 5, false),  // from the middle of lap 1
-        (40, 32, false), // lap 1 done (kept as the spare), in lap 2
-        (100, 70, false),
-        (32, 32, true), // the receiver parked at the start of lap 2
+        (0, 0, 0, false),
+        (0, 1, 0, false),   // the small block's value alone
+        (0, 1, 1, true),    // the receiver parked after the small block: a new hollow lap
+        (0, 2, 0, false),   // the small block and the lap's full block
+        (0, 2, 1, false),   // the receiver at offset 1, the full block installed
+        (0, 40, 0, false),  // the small block, lap 0's full block and lap 1
+        (0, 40, 1, false),  // from offset 1 on
+        (0, 40, 5, false),  // from the middle of lap 0's full block
+        (0, 40, 32, false), // lap 0 done (kept as the spare), in lap 1
+        (0, 100, 70, false),
+        (0, 32, 32, true), // the receiver parked at the start of lap 1, gave it up
+        (0, 10, 10, true), // parked in the middle of lap 0's full block, gave it up
+        (5, 0, 0, false),  // parked after a burst, nothing since
+        (5, 1, 0, false),
+        (5, 3, 0, false),
+        (5, 3, 1, false),
+        (5, 40, 20, false),
+        (1, 2, 0, false),
+        (1, 2, 2, true),
     ];
-    for (sent, taken, poll_again) in cases {
-        let counts = Arc::new((0..sent).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
+    for (before, sent, taken, poll_again) in cases {
+        let case = format!("case {before}+{sent}/{taken}");
+        let counts = Arc::new(
+            (0..before + sent)
+                .map(|_| AtomicUsize::new(0))
+                .collect::<Vec<_>>(),
+        );
         {
             let q = Queue::new(None);
-            for i in 0..sent {
+            for i in 0..before {
                 send(&q, Counted(i, counts.clone())).unwrap();
             }
-            for i in 0..taken {
+            assert_eq!(drain(&q).len(), before);
+            for i in before..before + sent {
+                send(&q, Counted(i, counts.clone())).unwrap();
+            }
+            for i in before..before + taken {
                 match pop(&q) {
                     Poll::Ready(Pop::Item(item)) => assert_eq!(item.0, i),
                     other => panic!("{other:?}"),
@@ -470,27 +573,19 @@ fn dropping_the_queue_drops_each_value_once_in_every_block() {
                 assert!(pop(&q).is_pending());
             }
             for (i, count) in counts.iter().enumerate() {
-                let expected = usize::from(i < taken);
-                assert_eq!(
-                    count.load(SeqCst),
-                    expected,
-                    "case {sent}/{taken}, item {i}"
-                );
+                let expected = usize::from(i < before + taken);
+                assert_eq!(count.load(SeqCst), expected, "{case}, item {i}");
             }
         }
         for (i, count) in counts.iter().enumerate() {
-            assert_eq!(
-                count.load(SeqCst),
-                1,
-                "case {sent}/{taken}, item {i}: dropped once"
-            );
+            assert_eq!(count.load(SeqCst), 1, "{case}, item {i}: dropped once");
         }
     }
 }
 
 #[test]
 fn a_skipped_slot_in_the_small_block() {
-    // Skipped, then a message in lap 1.
+    // Skipped, then a message in the next hollow lap.
     let q = Queue::new(None);
     drop(q.try_reserve().unwrap());
     assert!(pop(&q).is_pending(), "nothing but the skipped slot");
@@ -515,7 +610,7 @@ fn a_skipped_slot_in_the_small_block() {
         q.poll_pop(&mut cx, true),
         Poll::Ready(Pop::Item(2))
     ));
-    // Dropped with a skipped small slot and a value in lap 1.
+    // Dropped with a skipped small slot and a value in the lap's full block.
     let counts = Arc::new(vec![AtomicUsize::new(0)]);
     {
         let q = Queue::new(None);
@@ -526,7 +621,7 @@ fn a_skipped_slot_in_the_small_block() {
 }
 
 #[test]
-fn receiver_parked_on_the_small_block_is_woken_by_lap_one() {
+fn receiver_parked_after_the_small_block_is_woken_by_the_next_lap() {
     let q = Queue::new(None);
     let (count, w) = waker();
     let mut cx = Context::from_waker(&w);
@@ -535,11 +630,12 @@ fn receiver_parked_on_the_small_block_is_woken_by_lap_one() {
         q.poll_pop(&mut cx, true),
         Poll::Ready(Pop::Item(1))
     ));
-    // Lap 0's slot taken: the receiver parks on its marker.
+    // The small block's slot taken: the receiver parks, giving lap 0 up.
     assert!(q.poll_pop(&mut cx, true).is_pending());
     assert!(q.take_waited());
     assert_eq!(count.0.load(SeqCst), 0);
-    // The first message of lap 1's block installs it and wakes the receiver, once.
+    // The first message goes to the small block again and wakes the receiver; the second
+    // installs lap 1's full block. One wake-up.
     send(&q, 2).unwrap();
     send(&q, 3).unwrap();
     assert_eq!(count.0.load(SeqCst), 1, "one wake-up");
@@ -552,7 +648,25 @@ fn receiver_parked_on_the_small_block_is_woken_by_lap_one() {
         Poll::Ready(Pop::Item(3))
     ));
     assert!(q.poll_pop(&mut cx, true).is_pending());
-    // Closed while the receiver waits on the marker: drained.
+    // The receiver takes the small block's slot and looks again before the second message's
+    // sender has installed the lap's full block: it waits at offset 1, then finds it there.
+    send(&q, 4).unwrap();
+    assert!(matches!(
+        q.poll_pop(&mut cx, true),
+        Poll::Ready(Pop::Item(4))
+    ));
+    let slot = q.try_reserve().unwrap();
+    assert!(
+        q.poll_pop(&mut cx, true).is_pending(),
+        "claimed, not filled"
+    );
+    q.push(slot, 5);
+    assert!(matches!(
+        q.poll_pop(&mut cx, true),
+        Poll::Ready(Pop::Item(5))
+    ));
+    assert!(q.poll_pop(&mut cx, true).is_pending());
+    // Closed while the receiver waits in a hollow lap: drained.
     let q: Queue<u32> = Queue::new(None);
     send(&q, 1).unwrap();
     assert!(matches!(pop(&q), Poll::Ready(Pop::Item(1))));
@@ -582,9 +696,9 @@ fn sender_waiting_on_the_small_block_is_woken_by_release() {
 }
 
 /// Several sender threads, one receiver thread, a new queue every round so that each round
-/// starts in the small block and races senders over lap 0's slot, its marker and lap 1's
-/// installation, with the receiver parking anywhere on the way. Every value arrives exactly
-/// once, in order per sender.
+/// starts in lap 0, hollow, and races senders over the small block's slot and the
+/// installation of the lap's full block with the receiver parking anywhere on the way, each
+/// park giving its lap up. Every value arrives exactly once, in order per sender.
 ///
 /// Scoped threads, started together by an atomic counter and joined, and no `Arc` or channel:
 /// the queue's own atomics are the only synchronisation between the sides besides spawning
@@ -593,7 +707,7 @@ fn sender_waiting_on_the_small_block_is_woken_by_release() {
 /// the test harness's channel and the reference counts of the test's wakers (`Arc`s in the
 /// uninstrumented standard library, whose fences it does not see).
 #[test]
-fn stress_bursts_across_the_small_block() {
+fn stress_bursts_across_hollow_laps() {
     const SENDERS: usize = 3;
     const ROUNDS: usize = 2_000;
     let w = thread_waker();
