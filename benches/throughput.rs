@@ -16,7 +16,7 @@
 //!
 //! Idle memory per actor is measured with a counting global allocator: live heap bytes after
 //! spawning `--actors` actors, after one ask to each, after a second, after a burst of tells,
-//! after one more ask, and after stopping them all.
+//! 10.5 s later, after one more ask, and after stopping them all.
 //!
 //! Without `--bench` (which `cargo bench` passes), as under `cargo test --benches`, it runs a
 //! small smoke pass: one run of tiny workloads, to check that everything still works.
@@ -245,8 +245,11 @@ struct Memory {
     /// After a second ask each, idle again.
     after_two_asks: f64,
     /// After a burst of [`BURST`] tells each (a reply not awaited, for tokio), handled,
-    /// idle again: a mailbox keeps the burst's last block until its next park.
+    /// idle again: a mailbox keeps the burst's last block until its next park or the
+    /// system's sweep.
     after_burst: f64,
+    /// [`SWEEP_WAIT`] later, still idle.
+    after_burst_and_sweep: f64,
     /// After one more ask each, idle again: that park gives the block back.
     after_burst_and_ask: f64,
     /// After every actor stopped and every address was dropped: what was not given back.
@@ -255,6 +258,10 @@ struct Memory {
 
 /// Messages per actor in the memory measurement's burst: more than a mailbox block holds.
 const BURST: u64 = 100;
+
+/// How long the memory measurement leaves actors idle after the burst: past the 10 s after
+/// which the system gives back the block a burst left in an idle actor's mailbox.
+const SWEEP_WAIT: Duration = Duration::from_millis(10_500);
 
 /// Lets tasks that were just woken or spawned run to their next wait. Only the memory
 /// measurement uses it; the counters say nothing about when the workers are done.
@@ -303,6 +310,8 @@ fn snowglobe_memory(env: &Env, actors: u64) -> Memory {
     });
     let_workers_settle();
     let after_burst = live_bytes() - base;
+    std::thread::sleep(SWEEP_WAIT);
+    let after_burst_and_sweep = live_bytes() - base;
     let refs = ask_each(refs);
     let_workers_settle();
     let after_burst_and_ask = live_bytes() - base;
@@ -325,6 +334,7 @@ fn snowglobe_memory(env: &Env, actors: u64) -> Memory {
         after_ask: per_actor(after_ask),
         after_two_asks: per_actor(after_two_asks),
         after_burst: per_actor(after_burst),
+        after_burst_and_sweep: per_actor(after_burst_and_sweep),
         after_burst_and_ask: per_actor(after_burst_and_ask),
         after_stop: per_actor(after_stop),
     }
@@ -372,6 +382,8 @@ fn tokio_memory(env: &Env, actors: u64) -> Memory {
     });
     let_workers_settle();
     let after_burst = live_bytes() - base;
+    std::thread::sleep(SWEEP_WAIT);
+    let after_burst_and_sweep = live_bytes() - base;
     let servers = ask_each(servers);
     let_workers_settle();
     let after_burst_and_ask = live_bytes() - base;
@@ -392,6 +404,7 @@ fn tokio_memory(env: &Env, actors: u64) -> Memory {
         after_ask: per_actor(after_ask),
         after_two_asks: per_actor(after_two_asks),
         after_burst: per_actor(after_burst),
+        after_burst_and_sweep: per_actor(after_burst_and_sweep),
         after_burst_and_ask: per_actor(after_burst_and_ask),
         after_stop: per_actor(after_stop),
     }
@@ -692,6 +705,11 @@ fn report(options: &Options, samples: &[Samples], memory: Option<&(Memory, Memor
                 "after a burst of 100 messages",
                 sg.after_burst,
                 tokio.after_burst,
+            ),
+            (
+                "after the burst, 10.5 s idle",
+                sg.after_burst_and_sweep,
+                tokio.after_burst_and_sweep,
             ),
             (
                 "after the burst and one more ask",

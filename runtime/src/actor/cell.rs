@@ -131,6 +131,8 @@ pub(crate) trait Node: Send + Sync + 'static {
     fn kill(&self);
     /// How this actor supervises its children.
     fn supervisor(&self) -> Supervisor;
+    /// Gives back the mailbox's spare block if it is still unused since the actor's last park.
+    fn shed_spare(&self);
 }
 
 impl<A: Actor> Node for Cell<A> {
@@ -158,6 +160,10 @@ impl<A: Actor> Node for Cell<A> {
 
     fn supervisor(&self) -> Supervisor {
         A::SUPERVISOR
+    }
+
+    fn shed_spare(&self) {
+        self.queue.shed_spare();
     }
 }
 

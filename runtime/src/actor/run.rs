@@ -14,7 +14,7 @@ use super::restart::{
     End, EndKind, Restarter, Verdict, backoff, escalate, flags, instance_flags, next_delay,
     stop_reason, verdict,
 };
-use super::{Actor, Cell, Context, StopReason};
+use super::{Actor, Cell, Context, Node, StopReason};
 use crate::mailbox::{Pop, Ready};
 use crate::message::{
     self, Dispatch, Envelope, Failure, TraceContext, catch_panic, catch_task_panic, dropping_with,
@@ -387,7 +387,14 @@ fn handle_messages<'a, A: Actor>(
                     state.since_yield >= YIELD_EVERY || cell.queue.node() != 0
                 }
                 Step::Wait => {
-                    let ready = poll_fn(|cx| cell.queue.poll_ready(cx, true)).await;
+                    let ready = poll_fn(|cx| {
+                        let ready = cell.queue.poll_ready(cx, true);
+                        if ready.is_pending() && cell.queue.take_sweep_request() {
+                            list_for_sweep(cell, ctx);
+                        }
+                        ready
+                    })
+                    .await;
                     match ready {
                         Ready::Item => {
                             if cell.queue.take_waited() {
@@ -410,6 +417,17 @@ fn handle_messages<'a, A: Actor>(
             }
         }
     }
+}
+
+/// Lists the actor's mailbox with the system's sweeper: it parked keeping a burst's block as
+/// its spare, and may not park again for a long time.
+#[cold]
+#[inline(never)]
+fn list_for_sweep<A: Actor>(cell: &Cell<A>, ctx: &Context<A>) {
+    let weak: std::sync::Weak<Cell<A>> = Arc::downgrade(ctx.actor_ref().cell());
+    let node: std::sync::Weak<dyn Node> = weak;
+    let shared = cell.core.system.shared();
+    shared.sweeper.list(shared, node);
 }
 
 /// How an instance ends once its closed mailbox is empty.

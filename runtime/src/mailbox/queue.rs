@@ -196,6 +196,9 @@ struct Head<T> {
     unreleased: usize,
     /// The receiver parked or yielded since [`Queue::take_waited`] last looked.
     waited: bool,
+    /// A spare was marked at a park and the queue is not on the sweeper's list: see
+    /// [`Queue::take_sweep_request`].
+    sweep_request: bool,
 }
 
 /// A mailbox queue of `T`.
@@ -228,6 +231,9 @@ struct Wakers {
     signals: AtomicU8,
     receiver: Mutex<Option<Waker>>,
     senders_waiting: AtomicBool,
+    /// The queue is on the system's list of mailboxes whose spare to give back (set by the
+    /// receiver when it asks to be listed, cleared by [`Queue::shed_spare`]).
+    sweep_listed: AtomicBool,
     senders: Mutex<Vec<Waker>>,
 }
 
@@ -351,6 +357,7 @@ impl<T> Queue<T> {
                 block: ptr::null_mut(),
                 unreleased: 0,
                 waited: false,
+                sweep_request: false,
             }),
             first: AtomicPtr::new(ptr::null_mut()),
             spare: AtomicPtr::new(ptr::null_mut()),
@@ -363,6 +370,7 @@ impl<T> Queue<T> {
                 signals: AtomicU8::new(0),
                 receiver: Mutex::new(None),
                 senders_waiting: AtomicBool::new(false),
+                sweep_listed: AtomicBool::new(false),
                 senders: Mutex::new(Vec::new()),
             },
         }
@@ -809,15 +817,18 @@ impl<T> Queue<T> {
         if spare.is_null() && block.is_null() {
             return;
         }
-        self.keep_or_free(block, spare);
+        if self.keep_or_free(block, spare) && !self.wakers.sweep_listed.swap(true, AcqRel) {
+            head.sweep_request = true;
+        }
     }
 
     /// The spare's turn at a park: a spare marked at the last park and not taken since is
     /// freed; `block` (the lap the receiver left, or null) becomes the spare if there is none
     /// and is freed otherwise; and the spare left is marked, to be freed at the next park
     /// unless a sender takes it first. So a burst's blocks outlive it by one park at most.
+    /// Returns whether a marked spare is left.
     #[cold]
-    fn keep_or_free(&self, block: *mut Block<T>, spare: *mut Block<T>) {
+    fn keep_or_free(&self, block: *mut Block<T>, spare: *mut Block<T>) -> bool {
         if spare.addr() & IDLE_SPARE != 0
             && self
                 .spare
@@ -836,15 +847,48 @@ impl<T> Queue<T> {
             self.recycle(block);
         }
         let spare = self.spare.load(Relaxed);
-        if !spare.is_null() && spare.addr() & IDLE_SPARE == 0 {
-            // Taken meanwhile, it is simply not marked.
-            let _ = self.spare.compare_exchange(
-                spare,
-                spare.map_addr(|a| a | IDLE_SPARE),
-                Relaxed,
-                Relaxed,
-            );
+        if spare.is_null() {
+            return false;
         }
+        spare.addr() & IDLE_SPARE != 0
+            || self
+                .spare
+                .compare_exchange(spare, spare.map_addr(|a| a | IDLE_SPARE), Relaxed, Relaxed)
+                .is_ok()
+    }
+
+    /// Whether the receiver's last park left a marked spare in a queue that is not on the
+    /// sweeper's list yet, once: the caller then lists it, so that an actor that parks for
+    /// good after a burst gives the block back too ([`shed_spare`](Queue::shed_spare)).
+    /// Receiver only.
+    pub(crate) fn take_sweep_request(&self) -> bool {
+        // SAFETY: receiver only.
+        let head = unsafe { &mut *self.head.get() };
+        std::mem::take(&mut head.sweep_request)
+    }
+
+    /// Frees the spare if it is still marked: kept at the receiver's last park and not taken
+    /// since. Takes the queue off the sweeper's list first, so that a spare marked from now on
+    /// asks to be listed again. Any thread.
+    pub(crate) fn shed_spare(&self) {
+        self.wakers.sweep_listed.store(false, SeqCst);
+        let spare = self.spare.load(Acquire);
+        if spare.addr() & IDLE_SPARE != 0
+            && self
+                .spare
+                .compare_exchange(spare, ptr::null_mut(), Acquire, Relaxed)
+                .is_ok()
+        {
+            // SAFETY: blocks in `spare` are owned by the queue alone; the compare-exchange
+            // made this one ours.
+            drop(unsafe { Box::from_raw(untagged(spare)) });
+        }
+    }
+
+    /// Whether the queue keeps a spare block (for tests outside this module).
+    #[cfg(test)]
+    pub(crate) fn holds_spare(&self) -> bool {
+        !self.spare.load(SeqCst).is_null()
     }
 
     /// Whether the receiver parked or yielded since the last call. Receiver only.

@@ -7,6 +7,7 @@ mod deadlines;
 mod registry;
 mod runtime;
 mod spawn;
+mod sweep;
 mod time;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -35,6 +36,7 @@ pub(crate) use bulkhead::DedicatedThread;
 pub(crate) use deadlines::{Deadlines, Registration};
 pub(crate) use registry::Registry;
 pub(crate) use runtime::{Random, Rt, TaskHandle};
+pub(crate) use sweep::Sweeper;
 pub(crate) use time::duration_nanos;
 
 /// A running set of actors: spawn them, name them, look them up, shut them down.
@@ -85,6 +87,8 @@ pub(crate) struct Shared {
     this: Weak<Shared>,
     rt: Rt,
     pub(crate) deadlines: Deadlines,
+    /// Mailboxes whose actor went idle after a burst, to give their spare block back.
+    pub(crate) sweeper: Sweeper,
     pub(crate) random: Random,
     pub(crate) config: Config,
     next_id: AtomicU64,
@@ -157,6 +161,7 @@ impl Shared {
             this,
             rt,
             deadlines: Deadlines::new(),
+            sweeper: Sweeper::default(),
             random,
             config,
             next_id: AtomicU64::new(1),
