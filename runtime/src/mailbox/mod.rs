@@ -1,7 +1,7 @@
 //! Mailboxes: the queue in front of every actor, with backpressure.
 //!
-//! A mailbox is bounded unless asked otherwise. Senders reserve a slot with one atomic add and
-//! push without a lock; the actor drains its mailbox in batches and is only woken when it was
+//! A mailbox is bounded unless asked otherwise. Senders reserve a slot with one
+//! compare-exchange and push without a lock; the actor drains its mailbox in batches and is only woken when it was
 //! parked, so a busy actor costs its senders no wake-ups. When the mailbox is full,
 //! [`tell`](crate::ActorRef::tell) waits for room (backpressure) and
 //! [`try_tell`](crate::ActorRef::try_tell) returns the message at once in
@@ -16,7 +16,10 @@ pub(crate) use queue::{Pop, Queue, Ready, Reject, Slot};
 /// The default is bounded at [`Mailbox::DEFAULT_CAPACITY`] messages: large enough that a busy
 /// actor drains long batches, small enough that a stuck actor pushes back on its senders within
 /// a thousand messages instead of growing without limit. Memory is taken as messages arrive,
-/// not up front, so a large capacity costs nothing while the mailbox is empty.
+/// not up front, so a large capacity costs nothing while the mailbox is empty, and it is given
+/// back when the actor goes idle: an actor that gets one message at a time uses a single
+/// message slot, and one that got a burst returns the burst's block at its next wait for a
+/// message, or within 10 seconds of the burst if no message comes.
 ///
 /// An actor type sets its mailbox with [`Actor::MAILBOX`](crate::Actor::MAILBOX) (or
 /// `#[actor(capacity = N)]` / `#[actor(unbounded)]`); one spawn can override it with

@@ -65,7 +65,9 @@
 //!   mark with it; a spare still marked at the next park was not needed since, and is freed.
 //!   So a burst's blocks outlive it by one park: an actor that gets bursts allocates nothing
 //!   for them in the steady state, and one that gets a single message after a burst is back
-//!   to the small block.
+//!   to the small block. One that gets nothing more is listed with the system's sweeper
+//!   ([`Queue::take_sweep_request`]), which frees the spare if it is still marked within 10 s
+//!   ([`Queue::shed_spare`]).
 //!
 //! Between that compare-exchange and the store to `released`, senders see the skipped
 //! positions as still taken: the error is toward "full", for a few instructions, and senders
@@ -75,7 +77,8 @@
 //! goes through the small block, on the senders' and the receiver's fast paths). A block the
 //! receiver has finished while more messages follow is kept as the spare for the next block a
 //! sender needs, so a busy mailbox allocates nothing in the steady state either. What stays
-//! with an idle actor is the small block, and the spare for one park after a burst.
+//! with an idle actor is the small block, and after a burst the spare, until the next park
+//! or the sweep.
 //!
 //! # Safety argument, in short
 //!
