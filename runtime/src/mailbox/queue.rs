@@ -69,9 +69,13 @@
 //!   ([`Queue::take_sweep_request`]), which frees the spare if it is still marked within 10 s
 //!   ([`Queue::shed_spare`]).
 //!
-//! Between that compare-exchange and the store to `released`, senders see the skipped
-//! positions as still taken: the error is toward "full", for a few instructions, and senders
-//! that wait for room then are woken by the release as usual. So capacity is never exceeded.
+//! A sender can see the moved tail before the receiver's release that follows it, and the
+//! skipped positions and the receiver's last batch would then count as waiting: a sender that
+//! got its reply and sends again at once would find an empty mailbox full. So a hollow tail at
+//! offset `o` counts at most `o` messages waiting (every position before the lap was taken),
+//! and the sender that installs the lap's full block, which ends the cap, first raises
+//! `released` to the lap's start. Neither gives back more than was taken, so capacity is never
+//! exceeded.
 //!
 //! An actor asked one question at a time therefore never allocates a full block (each message
 //! goes through the small block, on the senders' and the receiver's fast paths). A block the
@@ -184,7 +188,8 @@ struct Tail<T> {
     block: AtomicPtr<Block<T>>,
     /// How many slots the receiver has taken and given back, skipped positions included (a
     /// sequence number, not a position). Senders read it for the capacity check; the
-    /// receiver writes it in batches.
+    /// receiver writes it in batches, and the sender that installs a hollow lap's full block
+    /// raises it to the lap's start (which the receiver passed when it made the lap).
     released: AtomicUsize,
 }
 
@@ -225,6 +230,10 @@ pub(crate) struct Queue<T> {
     node: u32,
     wakers: Wakers,
     head: UnsafeCell<Head<T>>,
+    /// How often the receiver gave a lap up and a sender installed a hollow lap's block, for
+    /// the stress tests to show that they raced over both.
+    #[cfg(test)]
+    counts: (AtomicUsize, AtomicUsize),
 }
 
 /// Who to wake: the receiver, and senders waiting for room. Not generic, so that a
@@ -325,6 +334,23 @@ fn untagged<T>(spare: *mut Block<T>) -> *mut Block<T> {
     spare.map_addr(|a| a & !IDLE_SPARE)
 }
 
+/// How many messages count against the capacity with the tail word at `tail` and `released`
+/// given back: the slots claimed and not given back, except that a hollow tail at offset `o`
+/// counts at most `o`. Every position before a hollow lap was taken when the receiver made
+/// the lap, whether or not its release (which follows the move) is visible yet: without the
+/// cap, a sender racing a parking receiver would see the skipped positions and the
+/// receiver's last batch as waiting, and find an empty mailbox full.
+#[inline]
+const fn waiting(tail: usize, released: usize) -> usize {
+    let position = tail >> SHIFT;
+    let count = sequence(position).saturating_sub(released);
+    if tail & HOLLOW != 0 && count > position % LAP {
+        position % LAP
+    } else {
+        count
+    }
+}
+
 /// The first position of the lap after `position`'s.
 const fn next_lap(position: usize) -> usize {
     (position / LAP + 1) * LAP
@@ -376,6 +402,8 @@ impl<T> Queue<T> {
                 sweep_listed: AtomicBool::new(false),
                 senders: Mutex::new(Vec::new()),
             },
+            #[cfg(test)]
+            counts: (AtomicUsize::new(0), AtomicUsize::new(0)),
         }
     }
 
@@ -392,7 +420,7 @@ impl<T> Queue<T> {
         let offset = position % LAP;
         if tail & (CLOSED | HOLLOW) == 0
             && offset + 1 < BLOCK_CAP
-            && sequence(position).saturating_sub(self.tail.released.load(Acquire)) < self.capacity
+            && waiting(tail, self.tail.released.load(Acquire)) < self.capacity
         {
             // Not hollow, this is the full block of the position's lap, or a newer one if the
             // tail moved on: its sender stored it before moving the tail into the lap or
@@ -411,12 +439,10 @@ impl<T> Queue<T> {
                     unsafe { ((*block).values[offset].get(), &(*block).states[offset]) };
                 return Ok(self.claimed(value, state, tail & PARKED != 0));
             }
-        } else if tail & (CLOSED | HOLLOW) == HOLLOW
-            && offset == 0
-            && sequence(position).saturating_sub(self.tail.released.load(Acquire)) < self.capacity
-        {
+        } else if tail & (CLOSED | HOLLOW) == HOLLOW && offset == 0 {
             // Offset 0 of a hollow lap, the small block's slot: claimed here too, so that an
-            // actor that gets one message at a time is sent to on this path.
+            // actor that gets one message at a time is sent to on this path. There is room:
+            // nothing counts as waiting there (see `waiting`), and the capacity is at least 1.
             let small = self.first.load(Acquire);
             if !small.is_null()
                 && self
@@ -453,8 +479,7 @@ impl<T> Queue<T> {
                 tail = self.tail.index.load(Acquire);
                 continue;
             }
-            if sequence(position).saturating_sub(self.tail.released.load(Acquire)) >= self.capacity
-            {
+            if waiting(tail, self.tail.released.load(Acquire)) >= self.capacity {
                 break Err(Reject::Full);
             }
             if hollow && offset == 0 {
@@ -501,6 +526,8 @@ impl<T> Queue<T> {
                 .compare_exchange_weak(tail, new_tail, SeqCst, Acquire)
             {
                 Ok(_) if hollow => {
+                    #[cfg(test)]
+                    self.counts.1.fetch_add(1, Relaxed);
                     self.tail.block.store(block, Release);
                     let small = self.first.load(Acquire);
                     // SAFETY: offset 0 of this lap was claimed, so the small block is
@@ -509,6 +536,10 @@ impl<T> Queue<T> {
                     // Only this sender, the claimer of offset 1, sets its `next` in this lap;
                     // the receiver resets it once it has read it.
                     unsafe { (*small).next.store(block, Release) };
+                    // Past `HOLLOW`, `waiting` no longer caps the count: give back for the
+                    // receiver what it had taken before it made this lap, in case its own
+                    // release is not visible yet.
+                    self.tail.released.fetch_max(sequence(position - 1), SeqCst);
                     self.tail.index.fetch_and(!HOLLOW, Release);
                     // SAFETY: the claim makes offset 1 of the new block ours.
                     let (value, state) = unsafe { ((*block).values[1].get(), &(*block).states[1]) };
@@ -571,8 +602,7 @@ impl<T> Queue<T> {
             // more, reading only.
             let tail = self.tail.index.load(SeqCst);
             let taken = self.tail.released.load(SeqCst);
-            if tail & CLOSED == 0 && sequence(tail >> SHIFT).saturating_sub(taken) >= self.capacity
-            {
+            if tail & CLOSED == 0 && waiting(tail, taken) >= self.capacity {
                 return Poll::Pending;
             }
         }
@@ -685,13 +715,11 @@ impl<T> Queue<T> {
     }
 
     /// Messages accepted and not yet given back by the receiver: the messages waiting, plus
-    /// up to a batch the receiver has taken while it is busy (and, for the few instructions
-    /// between a parking receiver's move to a hollow lap and its release, the positions it
-    /// skipped). Exact while the receiver waits.
+    /// up to a batch the receiver has taken while it is busy. Exact while the receiver waits.
     pub(crate) fn len(&self) -> usize {
         let tail = self.tail.index.load(SeqCst);
         let taken = self.tail.released.load(SeqCst);
-        sequence(tail >> SHIFT).saturating_sub(taken)
+        waiting(tail, taken)
     }
 
     /// The capacity ([`MAX_CAPACITY`] when unbounded).
@@ -811,6 +839,8 @@ impl<T> Queue<T> {
     /// the next lap: moves the receiver there, gives the skipped positions back to the
     /// senders, and keeps the lap's full block as the spare (see the module docs, Memory).
     fn leave_lap(&self, head: &mut Head<T>) {
+        #[cfg(test)]
+        self.counts.0.fetch_add(1, Relaxed);
         head.position = next_lap(head.position);
         head.unreleased = 0;
         self.tail.released.store(sequence(head.position), SeqCst);

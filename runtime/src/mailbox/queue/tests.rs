@@ -703,8 +703,8 @@ fn sender_waiting_on_the_small_block_is_woken_by_release() {
 /// Scoped threads, started together by an atomic counter and joined, and no `Arc` or channel:
 /// the queue's own atomics are the only synchronisation between the sides besides spawning
 /// and joining, so that the thread sanitizer (the command of the reply slot's stress test,
-/// with `mailbox::queue` for `message::slot`) reports this module's races. It still reports
-/// the test harness's channel and the reference counts of the test's wakers (`Arc`s in the
+/// with `mailbox::queue` for `message::slot`) reports this module's races. It may also report
+/// the test harness's channel and the reference counts of the test's wakers (`Arc`s in an
 /// uninstrumented standard library, whose fences it does not see).
 #[test]
 fn stress_bursts_across_hollow_laps() {
@@ -713,6 +713,7 @@ fn stress_bursts_across_hollow_laps() {
     let w = thread_waker();
     let mut cx = Context::from_waker(&w);
     let mut parks = 0;
+    let (mut moves, mut installs) = (0, 0);
     for round in 0..ROUNDS {
         let per_sender = 1 + round % 13;
         let capacity = [Some(1), Some(2), Some(3), None][round % 4];
@@ -742,6 +743,135 @@ fn stress_bursts_across_hollow_laps() {
             q.poll_pop(&mut cx, true).is_pending(),
             "round {round}: nothing more"
         );
+        moves += q.counts.0.load(SeqCst);
+        installs += q.counts.1.load(SeqCst);
     }
     assert!(parks > 0, "the receiver should have parked at least once");
+    assert!(
+        moves > ROUNDS && installs > ROUNDS,
+        "laps given up {moves}, hollow laps' blocks installed {installs}: the races this \
+         test is for did not happen often"
+    );
+}
+
+/// A sender that sends as soon as everything it sent was taken (capacity 1: taken is given
+/// back at once) never finds the mailbox full, however it races the receiver's park, which
+/// moves the tail to a new lap before it gives the skipped positions back. Every round is one
+/// message and one park.
+#[test]
+fn a_mailbox_emptied_by_a_parking_receiver_is_never_full() {
+    let rounds = if cfg!(miri) { 200 } else { 100_000 };
+    let q: Queue<usize> = Queue::new(NonZeroUsize::new(1));
+    let taken = AtomicUsize::new(0);
+    let mut full = 0;
+    std::thread::scope(|scope| {
+        let (q, taken) = (&q, &taken);
+        let receiver = scope.spawn(move || {
+            let w = thread_waker();
+            let mut cx = Context::from_waker(&w);
+            let mut got = 0;
+            while got < rounds {
+                match q.poll_pop(&mut cx, true) {
+                    Poll::Ready(Pop::Item(v)) => {
+                        assert_eq!(v, got);
+                        got += 1;
+                        taken.store(got, SeqCst);
+                    }
+                    Poll::Ready(other) => panic!("{other:?}"),
+                    Poll::Pending => std::thread::park(),
+                }
+            }
+        });
+        for i in 0..rounds {
+            while taken.load(SeqCst) < i {
+                std::thread::yield_now();
+            }
+            let mut refused = false;
+            loop {
+                match q.try_reserve() {
+                    Ok(slot) => {
+                        q.push(slot, i);
+                        break;
+                    }
+                    Err(Reject::Full) => {
+                        // Counted once per round; retried until the receiver's release lands,
+                        // so that a failure reports how often, not a hang.
+                        full += usize::from(!refused);
+                        refused = true;
+                        std::hint::spin_loop();
+                    }
+                    Err(Reject::Closed) => unreachable!("never closed"),
+                }
+            }
+        }
+        receiver.join().unwrap();
+    });
+    assert_eq!(
+        full, 0,
+        "{full} of {rounds} sends found the empty mailbox full"
+    );
+}
+
+/// Small concurrent rounds, sized for Miri (whose checks of data races and weak memory are
+/// what they are for): two sender threads race the receiver over hollow laps, the small
+/// block, the installation of a lap's full block and the receiver's parks.
+#[test]
+fn senders_race_the_receiver_over_hollow_laps() {
+    let rounds = if cfg!(miri) { 30 } else { 2_000 };
+    let w = thread_waker();
+    let mut cx = Context::from_waker(&w);
+    for round in 0..rounds {
+        let per_sender = 1 + round % 5;
+        let capacity = [Some(1), Some(2), None][round % 3];
+        let q = Queue::new(capacity.and_then(NonZeroUsize::new));
+        std::thread::scope(|scope| {
+            let senders: Vec<_> = (0..2)
+                .map(|s| {
+                    let q = &q;
+                    scope.spawn(move || send_in_order(q, s, per_sender, 2))
+                })
+                .collect();
+            receive_in_order(&q, &mut cx, 2, per_sender);
+            for sender in senders {
+                sender.join().unwrap();
+            }
+        });
+        assert!(q.poll_pop(&mut cx, true).is_pending(), "round {round}");
+    }
+}
+
+/// A queue dropped after concurrent sends, with the receiver stopped anywhere on the way,
+/// drops every value once.
+#[test]
+fn dropping_the_queue_after_concurrent_sends_drops_each_value_once() {
+    let rounds = if cfg!(miri) { 14 } else { 500 };
+    for round in 0..rounds {
+        let per_sender = 1 + round % 7;
+        let counts = Arc::new(
+            (0..2 * per_sender)
+                .map(|_| AtomicUsize::new(0))
+                .collect::<Vec<_>>(),
+        );
+        {
+            let q = Queue::new(None);
+            std::thread::scope(|scope| {
+                for s in 0..2 {
+                    let (q, counts) = (&q, &counts);
+                    scope.spawn(move || {
+                        for i in 0..per_sender {
+                            send(q, Counted(s * per_sender + i, counts.clone())).unwrap();
+                        }
+                    });
+                }
+                for _ in 0..3 {
+                    if let Poll::Ready(Pop::Item(item)) = pop(&q) {
+                        assert_eq!(item.1[item.0].load(SeqCst), 0);
+                    }
+                }
+            });
+        }
+        for (i, count) in counts.iter().enumerate() {
+            assert_eq!(count.load(SeqCst), 1, "round {round}, item {i}");
+        }
+    }
 }
