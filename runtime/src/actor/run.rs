@@ -387,10 +387,19 @@ fn handle_messages<'a, A: Actor>(
                     state.since_yield >= YIELD_EVERY || cell.queue.node() != 0
                 }
                 Step::Wait => {
-                    let ready = poll_fn(|cx| {
+                    let mut parked = false;
+                    let shared_ctx: &Context<A> = ctx;
+                    let ready = poll_fn(move |cx| {
+                        if parked {
+                            // Woken: `run_ready` looks at what came, the signals first.
+                            return Poll::Ready(Ready::Item);
+                        }
                         let ready = cell.queue.poll_ready(cx, true);
-                        if ready.is_pending() && cell.queue.take_sweep_request() {
-                            list_for_sweep(cell, ctx);
+                        if ready.is_pending() {
+                            parked = true;
+                            if cell.queue.take_sweep_request() {
+                                list_for_sweep(cell, shared_ctx);
+                            }
                         }
                         ready
                     })
