@@ -198,9 +198,21 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
                 return Poll::Ready(Ok(()));
             }
         }
-        let reserved = self.target.poll_reserve(cx);
-        let Poll::Ready(reserved) = reserved else {
-            return Poll::Pending;
+        // The common case first, its slot filled where it was claimed: the claim taken out
+        // of a `Poll` or matched a second time is copied once more per message.
+        let reserved = match self.target.try_reserve() {
+            Ok(slot) => {
+                if let Some(msg) = self.msg.take() {
+                    self.target.push(slot, headers, msg, ReplyTo::none());
+                    return Poll::Ready(Ok(()));
+                }
+                return Poll::Pending;
+            }
+            Err(Reject::Full) => match self.target.poll_reserve(cx) {
+                Poll::Ready(reserved) => reserved,
+                Poll::Pending => return Poll::Pending,
+            },
+            Err(closed) => Err(closed),
         };
         let Some(msg) = self.msg.take() else {
             return Poll::Pending;
