@@ -418,9 +418,10 @@ impl<T> Queue<T> {
         let tail = self.tail.index.load(Acquire);
         let position = tail >> SHIFT;
         let offset = position % LAP;
+        // (`waiting` without its cap for hollow laps: this one is not.)
         if tail & (CLOSED | HOLLOW) == 0
             && offset + 1 < BLOCK_CAP
-            && waiting(tail, self.tail.released.load(Acquire)) < self.capacity
+            && sequence(position).saturating_sub(self.tail.released.load(Acquire)) < self.capacity
         {
             // Not hollow, this is the full block of the position's lap, or a newer one if the
             // tail moved on: its sender stored it before moving the tail into the lap or
