@@ -16,7 +16,7 @@
 //!
 //! Idle memory per actor is measured with a counting global allocator: live heap bytes after
 //! spawning `--actors` actors, after one ask to each, after a second, after a burst of tells,
-//! 10.5 s later, after one more ask, and after stopping them all.
+//! after a second burst, 10.5 s later, after one more ask, and after stopping them all.
 //!
 //! Without `--bench` (which `cargo bench` passes), as under `cargo test --benches`, it runs a
 //! small smoke pass: one run of tiny workloads, to check that everything still works.
@@ -245,9 +245,12 @@ struct Memory {
     /// After a second ask each, idle again.
     after_two_asks: f64,
     /// After a burst of [`BURST`] tells each (a reply not awaited, for tokio), handled,
-    /// idle again: a mailbox keeps the burst's last block until its next park or the
-    /// system's sweep.
+    /// idle again: a burst after asks gives its blocks back as the actor parks.
     after_burst: f64,
+    /// After a second burst right after the first, handled, idle again: a mailbox keeps the
+    /// block of back-to-back bursts for the next one, until its next park or the system's
+    /// sweep.
+    after_second_burst: f64,
     /// [`SWEEP_WAIT`] later, still idle.
     after_burst_and_sweep: f64,
     /// After one more ask each, idle again: that park gives the block back.
@@ -259,8 +262,8 @@ struct Memory {
 /// Messages per actor in the memory measurement's burst: more than a mailbox block holds.
 const BURST: u64 = 100;
 
-/// How long the memory measurement leaves actors idle after the burst: past the 10 s after
-/// which the system gives back the block a burst left in an idle actor's mailbox.
+/// How long the memory measurement leaves actors idle after the bursts: past the 10 s after
+/// which the system gives back the block back-to-back bursts left in an idle actor's mailbox.
 const SWEEP_WAIT: Duration = Duration::from_millis(10_500);
 
 /// Lets tasks that were just woken or spawned run to their next wait. Only the memory
@@ -300,16 +303,22 @@ fn snowglobe_memory(env: &Env, actors: u64) -> Memory {
     let refs = ask_each(refs);
     let_workers_settle();
     let after_two_asks = live_bytes() - base;
-    let refs = env.run(async move {
-        for counter in &refs {
-            for v in 0..BURST {
-                counter.tell(Inc(v)).await.expect("bench: tell failed");
+    let burst_each = |refs: Vec<snowglobe::ActorRef<Counter>>| {
+        env.run(async move {
+            for counter in &refs {
+                for v in 0..BURST {
+                    counter.tell(Inc(v)).await.expect("bench: tell failed");
+                }
             }
-        }
-        refs
-    });
+            refs
+        })
+    };
+    let refs = burst_each(refs);
     let_workers_settle();
     let after_burst = live_bytes() - base;
+    let refs = burst_each(refs);
+    let_workers_settle();
+    let after_second_burst = live_bytes() - base;
     std::thread::sleep(SWEEP_WAIT);
     let after_burst_and_sweep = live_bytes() - base;
     let refs = ask_each(refs);
@@ -334,6 +343,7 @@ fn snowglobe_memory(env: &Env, actors: u64) -> Memory {
         after_ask: per_actor(after_ask),
         after_two_asks: per_actor(after_two_asks),
         after_burst: per_actor(after_burst),
+        after_second_burst: per_actor(after_second_burst),
         after_burst_and_sweep: per_actor(after_burst_and_sweep),
         after_burst_and_ask: per_actor(after_burst_and_ask),
         after_stop: per_actor(after_stop),
@@ -370,18 +380,28 @@ fn tokio_memory(env: &Env, actors: u64) -> Memory {
     let servers = ask_each(servers);
     let_workers_settle();
     let after_two_asks = live_bytes() - base;
-    let servers = env.run(async move {
-        for (tx, _) in &servers {
-            for v in 0..BURST {
-                // The reply is not awaited, like a tell's.
-                let (reply, _) = tokio::sync::oneshot::channel();
-                assert!(tx.send((v, reply)).is_ok(), "bench: server gone");
+    type Server = (
+        tokio::sync::mpsc::UnboundedSender<common::Request>,
+        tokio::task::JoinHandle<u64>,
+    );
+    let burst_each = |servers: Vec<Server>| {
+        env.run(async move {
+            for (tx, _) in &servers {
+                for v in 0..BURST {
+                    // The reply is not awaited, like a tell's.
+                    let (reply, _) = tokio::sync::oneshot::channel();
+                    assert!(tx.send((v, reply)).is_ok(), "bench: server gone");
+                }
             }
-        }
-        servers
-    });
+            servers
+        })
+    };
+    let servers = burst_each(servers);
     let_workers_settle();
     let after_burst = live_bytes() - base;
+    let servers = burst_each(servers);
+    let_workers_settle();
+    let after_second_burst = live_bytes() - base;
     std::thread::sleep(SWEEP_WAIT);
     let after_burst_and_sweep = live_bytes() - base;
     let servers = ask_each(servers);
@@ -404,6 +424,7 @@ fn tokio_memory(env: &Env, actors: u64) -> Memory {
         after_ask: per_actor(after_ask),
         after_two_asks: per_actor(after_two_asks),
         after_burst: per_actor(after_burst),
+        after_second_burst: per_actor(after_second_burst),
         after_burst_and_sweep: per_actor(after_burst_and_sweep),
         after_burst_and_ask: per_actor(after_burst_and_ask),
         after_stop: per_actor(after_stop),
@@ -707,12 +728,17 @@ fn report(options: &Options, samples: &[Samples], memory: Option<&(Memory, Memor
                 tokio.after_burst,
             ),
             (
-                "after the burst, 10.5 s idle",
+                "after a second burst right after the first",
+                sg.after_second_burst,
+                tokio.after_second_burst,
+            ),
+            (
+                "after the bursts, 10.5 s idle",
                 sg.after_burst_and_sweep,
                 tokio.after_burst_and_sweep,
             ),
             (
-                "after the burst and one more ask",
+                "after the bursts and one more ask",
                 sg.after_burst_and_ask,
                 tokio.after_burst_and_ask,
             ),

@@ -18,8 +18,9 @@ pub(crate) use queue::{Pop, Queue, Ready, Reject, Slot};
 /// a thousand messages instead of growing without limit. Memory is taken as messages arrive,
 /// not up front, so a large capacity costs nothing while the mailbox is empty, and it is given
 /// back when the actor goes idle: an actor that gets one message at a time uses a single
-/// message slot, and one that got a burst returns the burst's block at its next wait for a
-/// message, or within 10 seconds of the burst if no message comes.
+/// message slot, one that got a burst among single messages returns the burst's blocks as soon
+/// as it waits for the next message, and one that got bursts back to back keeps a block for
+/// the next burst until its next wait after them, or for 10 seconds if no message comes.
 ///
 /// An actor type sets its mailbox with [`Actor::MAILBOX`](crate::Actor::MAILBOX) (or
 /// `#[actor(capacity = N)]` / `#[actor(unbounded)]`); one spawn can override it with

@@ -60,12 +60,15 @@
 //!   the receiver, and no sender can reach the lap's full block any more (a claim in its lap
 //!   would need the tail there). Only a receiver parked at offset 0 of a hollow lap (nothing
 //!   came since it last parked) parks without moving.
-//! - The full block it left becomes the spare (or is freed if there is one), and the spare is
-//!   marked ([`IDLE_SPARE`], a bit of its pointer). A sender that takes the spare takes the
-//!   mark with it; a spare still marked at the next park was not needed since, and is freed.
-//!   So a burst's blocks outlive it by one park: an actor that gets bursts allocates nothing
-//!   for them in the steady state, and one that gets a single message after a burst is back
-//!   to the small block. One that gets nothing more is listed with the system's sweeper
+//! - A burst that follows laps of one message each (the lap left at the last park had no full
+//!   block) gives its blocks back at the park that ends it: the lap's and the spare.
+//! - After a burst that followed a burst, the full block the receiver left becomes the spare
+//!   (or is freed if there is one), and the spare is marked ([`IDLE_SPARE`], a bit of its
+//!   pointer). A sender that takes the spare takes the mark with it; a spare still marked at
+//!   the next park was not needed since, and is freed. So the blocks of back-to-back bursts
+//!   outlive them by one park: an actor that gets bursts allocates nothing for them in the
+//!   steady state, and one that gets a single message after a burst is back to the small
+//!   block. One that gets nothing more is listed with the system's sweeper
 //!   ([`Queue::take_sweep_request`]), which frees the spare if it is still marked within 10 s
 //!   ([`Queue::shed_spare`]).
 //!
@@ -81,8 +84,8 @@
 //! goes through the small block, on the senders' and the receiver's fast paths). A block the
 //! receiver has finished while more messages follow is kept as the spare for the next block a
 //! sender needs, so a busy mailbox allocates nothing in the steady state either. What stays
-//! with an idle actor is the small block, and after a burst the spare, until the next park
-//! or the sweep.
+//! with an idle actor is the small block, and after back-to-back bursts the spare, until the
+//! next park or the sweep.
 //!
 //! # Safety argument, in short
 //!
@@ -207,6 +210,8 @@ struct Head<T> {
     /// A spare was marked at a park and the queue is not on the sweeper's list: see
     /// [`Queue::take_sweep_request`].
     sweep_request: bool,
+    /// The lap the receiver left at its last park had its full block: a burst ended there.
+    burst_ended: bool,
 }
 
 /// A mailbox queue of `T`.
@@ -387,6 +392,7 @@ impl<T> Queue<T> {
                 unreleased: 0,
                 waited: false,
                 sweep_request: false,
+                burst_ended: false,
             }),
             first: AtomicPtr::new(ptr::null_mut()),
             spare: AtomicPtr::new(ptr::null_mut()),
@@ -838,7 +844,8 @@ impl<T> Queue<T> {
 
     /// Once the receiver's compare-exchange moved the tail from its position to the start of
     /// the next lap: moves the receiver there, gives the skipped positions back to the
-    /// senders, and keeps the lap's full block as the spare (see the module docs, Memory).
+    /// senders, and keeps the lap's full block as the spare after back-to-back bursts or gives
+    /// it back after a lone one (see the module docs, Memory).
     fn leave_lap(&self, head: &mut Head<T>) {
         #[cfg(test)]
         self.counts.0.fetch_add(1, Relaxed);
@@ -847,12 +854,35 @@ impl<T> Queue<T> {
         self.tail.released.store(sequence(head.position), SeqCst);
         self.wakers.wake_senders();
         let block = std::mem::replace(&mut head.block, ptr::null_mut());
+        let after_a_burst = std::mem::replace(&mut head.burst_ended, !block.is_null());
         let spare = self.spare.load(Relaxed);
         if spare.is_null() && block.is_null() {
             return;
         }
+        if !block.is_null() && !after_a_burst {
+            self.give_back(block);
+            return;
+        }
         if self.keep_or_free(block, spare) && !self.wakers.sweep_listed.swap(true, AcqRel) {
             head.sweep_request = true;
+        }
+    }
+
+    /// A burst after laps of one message each ended at this park: its blocks go back at once,
+    /// `block` (the lap the receiver left) and the spare, if no sender took it. Kept, they
+    /// would save the next burst one allocation; an actor that gets bursts back to back keeps
+    /// them (see [`keep_or_free`](Queue::keep_or_free)), one asked a question at a time with a
+    /// burst now and then is back to its smallest size as soon as it parks.
+    #[cold]
+    fn give_back(&self, block: *mut Block<T>) {
+        // SAFETY: as in `keep_or_free`: with the tail in a later lap, nothing refers to the
+        // block any more; it was allocated by `Block::new`.
+        drop(unsafe { Box::from_raw(block) });
+        let spare = self.spare.swap(ptr::null_mut(), Acquire);
+        if !spare.is_null() {
+            // SAFETY: blocks in `spare` are owned by the queue alone; the swap made this one
+            // ours.
+            drop(unsafe { Box::from_raw(untagged(spare)) });
         }
     }
 

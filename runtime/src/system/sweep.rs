@@ -1,11 +1,11 @@
 //! The mailbox sweeper: gives back the spare block of mailboxes whose actor went idle after a
 //! burst.
 //!
-//! A mailbox keeps the full block of a burst as its spare when its actor parks, and frees it at
-//! the actor's next park if no burst needed it meanwhile (see `mailbox/queue.rs`, Memory). An
-//! actor that parks for good after a burst has no next park: the actor's loop lists its
-//! mailbox here instead, once per marked spare, and a task of the system's frees what is still
-//! marked [`SWEEP_AFTER`] later. The task runs only while mailboxes are listed, so a system
+//! A mailbox keeps the full block of a burst that came right after another as its spare when
+//! its actor parks, and frees it at the actor's next park if no burst needed it meanwhile (see
+//! `mailbox/queue.rs`, Memory). An actor that parks for good after such a burst has no next
+//! park: the actor's loop lists its mailbox here instead, once per marked spare, and a task of
+//! the system's frees what is still marked [`SWEEP_AFTER`] later. The task runs only while mailboxes are listed, so a system
 //! whose actors never get a burst has none, and under the simulator nothing is listed: its
 //! schedule, and so its traces, do not depend on memory.
 
@@ -162,7 +162,17 @@ mod tests {
         assert_eq!(sweeper.status(), (0, false), "no burst, no sweep");
 
         burst(&sink).await;
-        assert!(holds_spare(&sink), "the burst's block, kept over one park");
+        assert!(
+            !holds_spare(&sink),
+            "a burst after asks gives its blocks back as it parks"
+        );
+        assert_eq!(sweeper.status(), (0, false), "nothing to sweep");
+
+        burst(&sink).await;
+        assert!(
+            holds_spare(&sink),
+            "a burst right after a burst: its block, kept over one park"
+        );
         assert_eq!(
             sweeper.status(),
             (1, true),
@@ -199,6 +209,8 @@ mod tests {
         let system = System::new();
         let sink = system.spawn(Sink).unwrap();
         burst(&sink).await;
+        burst(&sink).await;
+        assert_eq!(system.shared().sweeper.status(), (1, true));
         sink.stop();
         sink.stopped().await;
         drop(sink);
@@ -210,6 +222,8 @@ mod tests {
         let system = System::new();
         let sink = system.spawn(Sink).unwrap();
         burst(&sink).await;
+        burst(&sink).await;
+        assert_eq!(system.shared().sweeper.status(), (1, true));
         system.shutdown().await;
         drop((sink, system));
         for _ in 0..10 {
