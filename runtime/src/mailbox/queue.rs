@@ -893,16 +893,7 @@ impl<T> Queue<T> {
     /// Returns whether a marked spare is left.
     #[cold]
     fn keep_or_free(&self, block: *mut Block<T>, spare: *mut Block<T>) -> bool {
-        if spare.addr() & IDLE_SPARE != 0
-            && self
-                .spare
-                .compare_exchange(spare, ptr::null_mut(), Acquire, Relaxed)
-                .is_ok()
-        {
-            // SAFETY: blocks in `spare` are owned by the queue alone; the compare-exchange
-            // made this one ours.
-            drop(unsafe { Box::from_raw(untagged(spare)) });
-        }
+        self.free_if_marked(spare);
         if !block.is_null() {
             // SAFETY: the tail stood on the receiver's position, so every slot of the block
             // that was claimed has been taken, and with the tail in a later lap no claim in
@@ -936,7 +927,11 @@ impl<T> Queue<T> {
     /// asks to be listed again. Any thread.
     pub(crate) fn shed_spare(&self) {
         self.wakers.sweep_listed.store(false, SeqCst);
-        let spare = self.spare.load(Acquire);
+        self.free_if_marked(self.spare.load(Acquire));
+    }
+
+    /// Frees `spare`, as loaded from the spare's place, if it is marked and still there.
+    fn free_if_marked(&self, spare: *mut Block<T>) {
         if spare.addr() & IDLE_SPARE != 0
             && self
                 .spare
