@@ -245,7 +245,8 @@ struct Memory {
     /// After a second ask each, idle again.
     after_two_asks: f64,
     /// After a burst of [`BURST`] tells each (a reply not awaited, for tokio), handled,
-    /// idle again: a burst after asks gives its blocks back as the actor parks.
+    /// idle again: a burst after asks gives its blocks back as the actor parks (one the actor
+    /// takes in two goes, parking between them, counts as two bursts back to back).
     after_burst: f64,
     /// After a second burst right after the first, handled, idle again: a mailbox keeps the
     /// block of back-to-back bursts for the next one, until its next park or the system's

@@ -1,8 +1,8 @@
 //! Mailboxes: the queue in front of every actor, with backpressure.
 //!
 //! A mailbox is bounded unless asked otherwise. Senders reserve a slot with one
-//! compare-exchange and push without a lock; the actor drains its mailbox in batches and is only woken when it was
-//! parked, so a busy actor costs its senders no wake-ups. When the mailbox is full,
+//! compare-exchange and push without a lock; the actor drains its mailbox in batches and is
+//! only woken when it was parked, so a busy actor costs its senders no wake-ups. When the mailbox is full,
 //! [`tell`](crate::ActorRef::tell) waits for room (backpressure) and
 //! [`try_tell`](crate::ActorRef::try_tell) returns the message at once in
 //! [`TellError::Full`](crate::TellError::Full).

@@ -5,9 +5,9 @@
 //! its actor parks, and frees it at the actor's next park if no burst needed it meanwhile (see
 //! `mailbox/queue.rs`, Memory). An actor that parks for good after such a burst has no next
 //! park: the actor's loop lists its mailbox here instead, once per marked spare, and a task of
-//! the system's frees what is still marked [`SWEEP_AFTER`] later. The task runs only while mailboxes are listed, so a system
-//! whose actors never get a burst has none, and under the simulator nothing is listed: its
-//! schedule, and so its traces, do not depend on memory.
+//! the system's frees what is still marked [`SWEEP_AFTER`] later. The task runs only while
+//! mailboxes are listed, so a system whose actors never get a burst has none, and under the
+//! simulator nothing is listed: its schedule, and so its traces, do not depend on memory.
 
 use std::future::{Future, poll_fn};
 use std::sync::Weak;

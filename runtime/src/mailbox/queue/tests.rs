@@ -457,6 +457,44 @@ fn parking_gives_the_full_blocks_back() {
     }
 }
 
+/// The park that ends a lone burst frees the lap's block and the spare while a sender installs
+/// the next lap's block (taking the spare if it gets there first) and, every other round, the
+/// sweeper sheds the spare: each block is freed once (Miri checks), every message arrives in
+/// order, and nothing is left once the receiver has parked twice after single messages (a
+/// block the sender prepared for a claim the park beat becomes the spare, unmarked, and is
+/// marked at the first of those parks).
+#[test]
+fn a_lone_burst_gives_its_blocks_back_while_a_sender_installs_the_next() {
+    let rounds = if cfg!(miri) { 20 } else { 2_000 };
+    let burst = BLOCK_CAP + 2; // past a block's end: a finished block is the spare
+    for round in 0..rounds {
+        let q = Queue::new(None);
+        one_round_trip(&q, usize::MAX); // a park with no full block: the burst is lone
+        for i in 0..burst {
+            send(&q, i).unwrap();
+        }
+        let got = std::thread::scope(|scope| {
+            let q = &q;
+            let sender = scope.spawn(move || {
+                for i in burst..burst + 3 {
+                    send(q, i).unwrap();
+                }
+            });
+            if round % 2 == 0 {
+                scope.spawn(move || q.shed_spare());
+            }
+            let mut got = drain(q);
+            sender.join().unwrap();
+            got.extend(drain(q));
+            got
+        });
+        assert_eq!(got, (0..burst + 3).collect::<Vec<_>>(), "round {round}");
+        one_round_trip(&q, usize::MAX);
+        one_round_trip(&q, usize::MAX);
+        assert!(!holds_a_full_block(&q), "round {round}");
+    }
+}
+
 #[test]
 fn a_busy_mailbox_keeps_a_spare_block() {
     // While the receiver does not park, a finished block is kept for the next lap.
