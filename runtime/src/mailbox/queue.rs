@@ -981,6 +981,16 @@ impl<T> Queue<T> {
             }
             // SAFETY: the small block lives as long as the queue.
             unsafe { (&(*small).states[0], (*small).values[0].get()) }
+        } else if block.is_null() && offset == 1 {
+            // Offset 1 of a hollow lap, where an actor that gets one message at a time looks
+            // after each: a second message came only if its sender installed the lap's full
+            // block. Answered here, out of the slow path, when it did not.
+            let small = self.first.load(Relaxed);
+            // SAFETY: the small block lives as long as the queue.
+            if small.is_null() || unsafe { (*small).next.load(Relaxed) }.is_null() {
+                return None;
+            }
+            return self.take_slow(head);
         } else {
             return self.take_slow(head);
         };
@@ -1121,14 +1131,21 @@ impl Wakers {
     ///
     /// An actor's task parks with the same waker every time, so the check that it is already
     /// registered comes first, without the lock.
+    #[inline]
     fn register_receiver(&self, waker: &Waker) {
-        // SAFETY: only the receiver writes this slot, and it writes it under the lock (below);
-        // senders only read it, under the lock. This unlocked read by the receiver therefore
-        // races with no write.
+        // SAFETY: only the receiver writes this slot, and it writes it under the lock (in
+        // `replace_receiver`); senders only read it, under the lock. This unlocked read by the
+        // receiver therefore races with no write.
         let registered = unsafe { &*self.receiver.data_ptr() };
-        if registered.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            return;
+        if !registered.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.replace_receiver(waker);
         }
+    }
+
+    /// The first registration, or one from another task: out of line, off the park's path.
+    #[cold]
+    #[inline(never)]
+    fn replace_receiver(&self, waker: &Waker) {
         *self.receiver.lock() = Some(waker.clone());
     }
 
