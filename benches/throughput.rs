@@ -598,11 +598,25 @@ const ROWS: &[Row] = &[
         Target::None,
     ),
     row(
+        "ask round trip vs tokio bounded mpsc (1024) + oneshot, like the default mailbox",
+        &ASK,
+        "snowglobe_ask",
+        "tokio_bounded1024_oneshot",
+        Target::None,
+    ),
+    row(
         "ping-pong between two actors vs two tokio tasks",
         &PING_PONG,
         "snowglobe_tell",
         "tokio_two_mpsc",
         Target::Ratio(1.0),
+    ),
+    row(
+        "ping-pong between two actors vs two tokio tasks on bounded channels (1024)",
+        &PING_PONG,
+        "snowglobe_tell",
+        "tokio_two_mpsc_bounded1024",
+        Target::None,
     ),
     row(
         "spawn + ask + stop vs tokio task + channel",

@@ -212,6 +212,11 @@ pub(crate) const ASK: Workload = Workload {
             name: "tokio_mpsc_oneshot_timeout",
             run: ask::tokio_timeout,
         },
+        // Like for like with the default mailbox: a bounded channel of the same capacity.
+        Variant {
+            name: "tokio_bounded1024_oneshot",
+            run: ask::tokio_bounded,
+        },
     ],
 };
 
@@ -226,6 +231,10 @@ pub(crate) const PING_PONG: Workload = Workload {
         Variant {
             name: "tokio_two_mpsc",
             run: ping_pong::tokio,
+        },
+        Variant {
+            name: "tokio_two_mpsc_bounded1024",
+            run: ping_pong::tokio_bounded,
         },
     ],
 };
@@ -1553,6 +1562,38 @@ mod ask {
         requests(env, n, iters, Some(env.system().ask_timeout()))
     }
 
+    /// The same requests through a bounded channel of the default mailbox's capacity, which
+    /// is what a snowglobe mailbox is unless asked otherwise.
+    pub(super) fn tokio_bounded(env: &Env, n: u64, iters: u64) -> Duration {
+        env.run(async move {
+            let (tx, mut rx) = mpsc::channel::<Request>(Mailbox::DEFAULT_CAPACITY);
+            let server = ::tokio::spawn(async move {
+                let mut handled = 0u64;
+                while let Some((v, reply)) = rx.recv().await {
+                    handled += 1;
+                    let _ = reply.send(v + 1);
+                }
+                handled
+            });
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut sum = 0u64;
+                let start = Instant::now();
+                for v in 0..n {
+                    let (reply, answer) = oneshot::channel();
+                    assert!(tx.send((v, reply)).await.is_ok(), "bench: server gone");
+                    sum += answer.await.expect("bench: server dropped a request");
+                }
+                total += start.elapsed();
+                check_sum("tokio bounded ask", sum, n);
+            }
+            drop(tx);
+            let handled = server.await.expect("bench: server panicked");
+            assert_eq!(handled, n * iters, "bench: requests lost");
+            total
+        })
+    }
+
     fn requests(env: &Env, n: u64, iters: u64, deadline: Option<Duration>) -> Duration {
         env.run(async move {
             let (tx, server) = tokio_server();
@@ -1653,6 +1694,47 @@ mod ping_pong {
                 let rounds = settle("tokio rally", rally_over).await;
                 total += start.elapsed();
                 assert_eq!(rounds, n, "bench: tokio rally miscounted");
+
+                drop(to_returner);
+                server.await.expect("bench: server panicked");
+                returner.await.expect("bench: returner panicked");
+            }
+            total
+        })
+    }
+
+    /// The same rally over bounded channels of the default mailbox's capacity.
+    pub(super) fn tokio_bounded(env: &Env, n: u64, iters: u64) -> Duration {
+        env.run(async move {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let (to_server, mut server_rx) = mpsc::channel::<u64>(Mailbox::DEFAULT_CAPACITY);
+                let (to_returner, mut returner_rx) =
+                    mpsc::channel::<u64>(Mailbox::DEFAULT_CAPACITY);
+                let (done, rally_over) = oneshot::channel();
+                let returner = ::tokio::spawn(async move {
+                    while let Some(round) = returner_rx.recv().await {
+                        if to_server.send(round).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let serve = to_returner.clone();
+                let server = ::tokio::spawn(async move {
+                    while let Some(round) = server_rx.recv().await {
+                        if round == n {
+                            let _ = done.send(round);
+                            break;
+                        }
+                        assert!(serve.send(round + 1).await.is_ok(), "bench: returner gone");
+                    }
+                });
+
+                let start = Instant::now();
+                assert!(to_returner.send(1).await.is_ok(), "bench: returner gone");
+                let rounds = settle("tokio bounded rally", rally_over).await;
+                total += start.elapsed();
+                assert_eq!(rounds, n, "bench: tokio bounded rally miscounted");
 
                 drop(to_returner);
                 server.await.expect("bench: server panicked");
