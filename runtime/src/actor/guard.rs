@@ -25,8 +25,9 @@ pub(crate) enum Interrupt {
 /// copy of the whole future per message.
 ///
 /// When the code is cut short, the future is dropped in its slot with the reason set, so the
-/// reply slots it holds answer their askers with that reason. It is dropped there too once it
-/// completes.
+/// reply slots it holds answer their askers with that reason. Once it completes, it is left
+/// in the slot for its owner to drop; the guard is not polled again after it returned
+/// `Ready`.
 ///
 /// `HANDLER`: the code is a message handler. While it waits, the mailbox slots taken so far go
 /// back to the senders, so a mailbox in front of a busy actor holds its full capacity. (A
@@ -53,7 +54,8 @@ impl<F: Future, T, const HANDLER: bool> Future for Guarded<'_, '_, F, T, HANDLER
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let Some(fut) = this.fut.as_mut().as_pin_mut() else {
-            // Polled after completion, or given an empty slot; the actor loop does neither.
+            // Polled after it was cut short, or given an empty slot; the actor loop does
+            // neither.
             return Poll::Pending;
         };
         if this.queue.peek_signals() & signal::KILL != 0 {
@@ -61,10 +63,9 @@ impl<F: Future, T, const HANDLER: bool> Future for Guarded<'_, '_, F, T, HANDLER
             return Poll::Ready(Err(Interrupt::Killed));
         }
         match catch_panic(|| fut.poll(cx)) {
-            Ok(Poll::Ready(out)) => {
-                this.fut.set(None);
-                Poll::Ready(Ok(out))
-            }
+            // The completed future stays in its slot, which its owner drops right after: one
+            // call of its drop glue per message rather than two.
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
             Ok(Poll::Pending) => {
                 // The code waits on something else: make sure a kill can still wake the task,
                 // including one raised before the waker was registered.

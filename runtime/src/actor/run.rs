@@ -319,8 +319,9 @@ struct Loop {
 
 /// What the message loop does next, as decided by [`run_ready`].
 enum Step<M> {
-    /// This message's handler awaits: run its future.
-    Handle(M),
+    /// This message's handler awaits: run its future. (With the message's type, taken
+    /// before the message went to `dispatch_sync`.)
+    Handle(M, &'static str),
     /// The mailbox is empty: wait.
     Wait,
     /// The actor has handled many messages in a row: let other tasks run.
@@ -354,8 +355,7 @@ fn handle_messages<'a, A: Actor>(
             // One yield point for every reason to yield: a second await would widen the
             // future every idle actor keeps.
             let yield_now = match step {
-                Step::Handle(payload) => {
-                    let message_type = payload.message_type();
+                Step::Handle(payload, message_type) => {
                     // A hand-written `dispatch` may panic before it returns its future. The
                     // future is built in its slot inside the catch, not returned through it:
                     // that would copy the whole future once more per message.
@@ -363,9 +363,15 @@ fn handle_messages<'a, A: Actor>(
                     // idle actor keeps does not hold it.)
                     let outcome = 'dispatch: {
                         let mut handling = None;
-                        if let Err(panic) =
-                            catch_panic(|| handling = Some(payload.dispatch(actor, ctx)))
-                        {
+                        if let Err(panic) = {
+                            let slot = &raw mut handling;
+                            // SAFETY: `slot` points at `handling`, which holds `None`: written
+                            // over, it drops nothing. (An assignment would call the slot's
+                            // drop glue on that `None`, out of line, once per message.)
+                            catch_panic(|| unsafe {
+                                slot.write(Some(payload.dispatch(actor, ctx)));
+                            })
+                        } {
                             break 'dispatch Err(Interrupt::Panicked(panic));
                         }
                         // SAFETY: `handling` is not moved from here on: the pinned reference
@@ -480,7 +486,7 @@ fn run_ready<A: Actor>(
         let message_type = payload.message_type();
         match catch_panic(|| payload.dispatch_sync(actor, ctx)) {
             Ok(None) => {}
-            Ok(Some(payload)) => return Step::Handle(payload),
+            Ok(Some(payload)) => return Step::Handle(payload, message_type),
             Err(panic) => {
                 let interrupt = Interrupt::Panicked(panic);
                 if let Some(end) = failed(cell, actor, ctx, Some(message_type), interrupt) {
