@@ -680,10 +680,38 @@ fn abandon<A: Actor>(cell: Arc<Cell<A>>, reason: StopReason) {
         }
     }
     let system = cell.core.system.clone();
+    let mut ending = Ending {
+        cell,
+        reason: Some(reason),
+    };
     system.shared().rt().spawn(async move {
-        Box::pin(stop_children(&cell, true)).await;
-        cell.core.finish(&reason);
+        Box::pin(stop_children(&ending.cell, true)).await;
+        ending.finish();
     });
+}
+
+/// An abandoned actor's end, owned by the task that waits for its children: finished there,
+/// or, if that task is dropped before it gets so far (its runtime shutting down drops it
+/// unpolled), when it is dropped. Otherwise the actor would stay registered with its parent
+/// or the system's root, and the system, which the actor's cell holds, would never be freed.
+struct Ending<A: Actor> {
+    cell: Arc<Cell<A>>,
+    reason: Option<StopReason>,
+}
+
+impl<A: Actor> Ending<A> {
+    fn finish(&mut self) {
+        if let Some(reason) = self.reason.take() {
+            self.cell.core.finish(&reason);
+        }
+    }
+}
+
+impl<A: Actor> Drop for Ending<A> {
+    fn drop(&mut self) {
+        // The children's tasks go with the same runtime, and end the same way.
+        self.finish();
+    }
 }
 
 pin_project! {

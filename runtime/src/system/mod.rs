@@ -596,3 +596,100 @@ impl fmt::Debug for System {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::pending;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::{Actor, Context, DynMessage, Handler, Message, System, Terminated};
+
+    /// Spawns a child, watches it, subscribes to `Tick`s and ticks itself; `Hang` never ends.
+    #[derive(Default)]
+    struct Parent;
+    impl Actor for Parent {
+        type Msg = DynMessage<Self>;
+        async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), crate::BoxError> {
+            let child = ctx.spawn(Parent::leaf())?;
+            ctx.watch(&child);
+            ctx.system()
+                .events()
+                .subscribe::<Tick>(ctx.actor_ref().clone())?;
+            ctx.send_interval(Duration::from_millis(1), || Tick);
+            Ok(())
+        }
+    }
+    impl Parent {
+        fn leaf() -> Leaf {
+            Leaf
+        }
+    }
+
+    struct Leaf;
+    impl Actor for Leaf {
+        type Msg = DynMessage<Self>;
+    }
+
+    #[derive(Clone)]
+    struct Tick;
+    impl Message for Tick {
+        type Reply = ();
+    }
+    impl Handler<Tick> for Parent {
+        async fn handle(&mut self, _: Tick, _: &mut Context<Self>) {}
+    }
+
+    impl Handler<Terminated> for Parent {
+        async fn handle(&mut self, _: Terminated, _: &mut Context<Self>) {}
+    }
+
+    /// Says that its handler runs, then waits forever.
+    struct Hang(tokio::sync::oneshot::Sender<()>);
+    impl Message for Hang {
+        type Reply = ();
+    }
+    impl Handler<Hang> for Parent {
+        async fn handle(&mut self, Hang(running): Hang, _: &mut Context<Self>) {
+            let _ = running.send(());
+            pending::<()>().await;
+        }
+    }
+
+    /// A runtime dropped without `System::shutdown` drops the actors' tasks: each actor ends
+    /// then, and nothing of the system is left behind (its actors hold it; it holds them).
+    #[test]
+    fn a_runtime_dropped_without_a_shutdown_frees_its_system() {
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        drop_without_shutdown(multi);
+        let current = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        drop_without_shutdown(current);
+    }
+
+    fn drop_without_shutdown(rt: tokio::runtime::Runtime) {
+        let (weak, asked) = rt.block_on(async {
+            let system = System::new();
+            let parent = system.spawn(Parent).unwrap();
+            system.register("parent", &parent).unwrap();
+            system.events().publish(Tick).await;
+            // An ask in flight, its handler waiting forever, its deadline registered.
+            let (running, handler_runs) = tokio::sync::oneshot::channel();
+            let asked = tokio::spawn({
+                let parent = parent.clone();
+                async move { parent.ask(Hang(running)).await }
+            });
+            handler_runs.await.unwrap();
+            (Arc::downgrade(&system.shared), asked)
+        });
+        drop(rt);
+        drop(asked);
+        assert!(weak.upgrade().is_none(), "the system outlived its runtime");
+    }
+}
