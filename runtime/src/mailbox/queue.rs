@@ -960,8 +960,8 @@ impl<T> Queue<T> {
     /// Takes the next item if it is there. Receiver only.
     ///
     /// The fast path: one load of the slot's state, one read of the value. Empty slots,
-    /// skipped slots, the end of a block and offset 1 of a hollow lap go to
-    /// [`take_slow`](Queue::take_slow).
+    /// skipped slots, the end of a block and offset 1 of a hollow lap once its full block is
+    /// installed go to [`take_slow`](Queue::take_slow).
     #[inline]
     pub(crate) fn try_pop(&self) -> Option<T> {
         // SAFETY: receiver only (see the module docs): no other `&mut Head` exists.
