@@ -412,11 +412,7 @@ fn a_deep_tree_shuts_down_children_first_and_leaves_no_task_behind() {
         for _ in 0..2 * total {
             starts.recv().await.unwrap();
         }
-        let tasks = || {
-            tokio::runtime::Handle::current()
-                .metrics()
-                .num_alive_tasks()
-        };
+        let tasks = || system.actor_task_count();
         assert_eq!(tasks(), 2 * total, "one task per actor");
         assert_eq!(system.tree().roots.len(), 2);
 
@@ -438,5 +434,14 @@ fn a_deep_tree_shuts_down_children_first_and_leaves_no_task_behind() {
         }
         assert!(system.tree().roots.is_empty());
         assert_eq!(tasks(), 0, "no actor task left behind");
+        // With the system gone, its scheduler's drivers end the next time they are polled.
+        drop(system);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let alive = tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks();
+        assert_eq!(alive, 0, "tasks left behind by the dropped system");
     });
 }

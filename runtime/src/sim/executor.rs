@@ -414,6 +414,17 @@ impl SimRt {
         task
     }
 
+    /// How many actor tasks of this node have not ended.
+    pub(crate) fn live_actor_tasks(&self) -> usize {
+        let node = self.node.id;
+        let sched = self.core.sched.lock();
+        sched
+            .live
+            .values()
+            .filter(|task| task.crashable && task.node == node)
+            .count()
+    }
+
     /// The trace so far, leaving an empty one.
     pub(crate) fn take_trace(&self) -> Trace {
         std::mem::take(&mut self.core.sched.lock().trace)

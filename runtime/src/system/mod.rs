@@ -6,6 +6,7 @@ mod bulkhead;
 mod deadlines;
 mod registry;
 mod runtime;
+mod sched;
 mod spawn;
 mod sweep;
 mod time;
@@ -584,6 +585,31 @@ impl System {
     #[must_use]
     pub fn registered_count(&self) -> usize {
         self.shared.registry.len()
+    }
+
+    /// The number of tasks the system's actors run as now: one per actor that has not
+    /// ended, and one per timer (`send_after`, `send_interval`) that has not fired or been
+    /// cancelled. Actors in a [bulkhead](System::bulkhead) or on a thread of their own run
+    /// elsewhere and are not counted. Zero once [`shutdown`](System::shutdown) has returned.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use snowglobe_runtime::{Actor, DynMessage, System};
+    ///
+    /// struct Idle;
+    /// impl Actor for Idle { type Msg = DynMessage<Self>; }
+    ///
+    /// let system = System::new();
+    /// let _idle = system.spawn(Idle).unwrap();
+    /// assert_eq!(system.actor_task_count(), 1);
+    /// system.shutdown().await;
+    /// assert_eq!(system.actor_task_count(), 0);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn actor_task_count(&self) -> usize {
+        self.shared.rt.actor_tasks()
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
+use super::sched::{SchedTask, Scheduler};
 use super::time::{Instant, duration_nanos};
 use crate::sim::{SimRt, SimSleep, Task, YieldNow};
 
@@ -32,6 +33,8 @@ pub(crate) enum Rt {
 pub(crate) struct TokioRt {
     handle: tokio::runtime::Handle,
     epoch: tokio::time::Instant,
+    /// Where actor tasks run: drivers on the runtime's workers (see `sched`).
+    sched: Scheduler,
 }
 
 impl Rt {
@@ -41,7 +44,12 @@ impl Rt {
             let _entered = handle.enter();
             tokio::time::Instant::now()
         };
-        Rt::Tokio(TokioRt { handle, epoch })
+        let sched = Scheduler::new(&handle);
+        Rt::Tokio(TokioRt {
+            handle,
+            epoch,
+            sched,
+        })
     }
 
     /// Runs `task` concurrently with the caller.
@@ -80,10 +88,23 @@ impl Rt {
         F: Future<Output = ()> + Send + 'static,
     {
         match self {
-            Rt::Tokio(_) => self.spawn(task),
+            // Unconstrained: the driver polling the task keeps the worker's turns (see
+            // `sched`), and tokio's per-task budget would otherwise count every actor the
+            // driver polls as one task's.
+            Rt::Tokio(rt) => TaskHandle {
+                inner: TaskInner::Sched(rt.sched.spawn(tokio::task::unconstrained(task))),
+            },
             Rt::Sim(rt) => TaskHandle {
                 inner: TaskInner::Sim(rt.spawn_actor(task)),
             },
+        }
+    }
+
+    /// How many actor tasks ([`spawn_actor`](Rt::spawn_actor)) have not ended.
+    pub(crate) fn actor_tasks(&self) -> usize {
+        match self {
+            Rt::Tokio(rt) => rt.sched.live(),
+            Rt::Sim(rt) => rt.live_actor_tasks(),
         }
     }
 
@@ -132,6 +153,11 @@ impl Rt {
     /// deferred wake-ups, behind every task already scheduled.
     pub(crate) fn defer_wake(&self, cx: &mut std::task::Context<'_>) -> bool {
         match self {
+            // An actor's task: queued again behind the tasks its driver has ready.
+            Rt::Tokio(rt) if rt.sched.is_current() => {
+                cx.waker().wake_by_ref();
+                true
+            }
             Rt::Tokio(_) => {
                 // Pending on its first poll, with the wake-up deferred; dropping it cancels
                 // nothing.
@@ -146,6 +172,9 @@ impl Rt {
     /// Lets other tasks run before the caller continues.
     pub(crate) async fn yield_now(&self) {
         match self {
+            // An actor's task yields to the tasks its driver has ready; the driver yields to
+            // the worker's other tasks on its own.
+            Rt::Tokio(rt) if rt.sched.yield_worker() => YieldNow::new().await,
             Rt::Tokio(_) => tokio::task::yield_now().await,
             Rt::Sim(_) => YieldNow::new().await,
         }
@@ -204,6 +233,7 @@ pub(crate) struct TaskHandle {
 #[derive(Clone, Debug)]
 enum TaskInner {
     Tokio(tokio::task::AbortHandle),
+    Sched(SchedTask),
     Sim(Arc<Task>),
 }
 
@@ -212,6 +242,7 @@ impl TaskHandle {
     pub(crate) fn abort(&self) {
         match &self.inner {
             TaskInner::Tokio(handle) => handle.abort(),
+            TaskInner::Sched(task) => task.abort(),
             TaskInner::Sim(task) => task.abort(),
         }
     }
@@ -220,6 +251,7 @@ impl TaskHandle {
     pub(crate) fn is_finished(&self) -> bool {
         match &self.inner {
             TaskInner::Tokio(handle) => handle.is_finished(),
+            TaskInner::Sched(task) => task.is_finished(),
             TaskInner::Sim(task) => task.is_finished(),
         }
     }

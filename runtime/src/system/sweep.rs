@@ -217,6 +217,8 @@ mod tests {
         tokio::time::sleep(SWEEP_AFTER).await;
         tokio::task::yield_now().await;
         assert_eq!(system.shared().sweeper.status(), (0, false));
+        // (Its scheduler's drivers live as long as it does.)
+        drop(system);
 
         // A system dropped while the sweep sleeps: its task ends without waiting it out.
         let system = System::new();

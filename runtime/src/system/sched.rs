@@ -1,0 +1,1015 @@
+//! The actor scheduler: actor tasks run on a few *driver* tasks of the tokio runtime instead
+//! of one tokio task each.
+//!
+//! A message between two actors wakes its receiver; on tokio that wake-up is a trip through
+//! the runtime's scheduler (a state change, a run queue, a task switch), about as costly as
+//! the rest of the message. Here the receiver goes on the local queue of the driver that
+//! runs the sender, and the driver polls it as soon as the sender's poll returns: a
+//! compare-exchange, a push and a pop.
+//!
+//! - **Drivers**: one per worker thread of the runtime, each a tokio task. A driver polls
+//!   the actor tasks of its local queue, takes from the shared queue (wake-ups from outside
+//!   any driver: a tokio task, a timer, another thread) every [`GLOBAL_EVERY`] tasks and when
+//!   its own queue is empty, and steals half of a sibling's queue when both are empty. After
+//!   [`BUDGET`] tasks it yields to the other tasks of its tokio worker.
+//! - **Parking**: a driver with nothing to do leaves its waker in the idle list, then looks
+//!   at every queue once more (the registration, a full fence, the look: a push that missed
+//!   the registration is seen by the look). A wake-up from outside pushes, fences, and wakes
+//!   one idle driver; a driver whose queue grows past one task while another is idle wakes
+//!   it to steal.
+//! - **Tasks**: a state word (scheduled, running, closed, done) makes sure one driver at a
+//!   time polls a task, that a task woken while it runs is polled again after, and that a
+//!   task is queued at most once. The future sits in the task's own allocation; a task's
+//!   waker is a pointer to it.
+//! - **Ending**: every live task is listed, so that a runtime dropped without a shutdown
+//!   (its drivers dropped unpolled) still drops every actor's future, and an actor's
+//!   cleanup runs. Spawning on a closed scheduler drops the future at once, as tokio does.
+
+use std::cell::{Cell, UnsafeCell};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use crossbeam_deque::{Steal, Stealer, Worker};
+use parking_lot::Mutex;
+
+/// In a queue, or to be queued again when its poll returns.
+const SCHEDULED: usize = 1;
+/// A driver polls it, or a closer drops its future: only the holder touches the future.
+const RUNNING: usize = 2;
+/// Aborted, or its scheduler closed: its future is dropped at the next chance.
+const CLOSED: usize = 4;
+/// Its future is gone; it never runs again.
+const DONE: usize = 8;
+
+/// Tasks a driver polls before it yields its tokio worker to the other tasks there.
+const BUDGET: u32 = 128;
+/// Every this many tasks, a driver looks at the shared queue before its own, so that
+/// wake-ups from outside are not starved by actors that keep waking each other.
+const GLOBAL_EVERY: u32 = 31;
+
+/// Tasks a driver moves from the shared queue to its own at most, besides the one it runs.
+const INJECTED_BATCH: usize = 32;
+
+/// A task in a queue or in the list of live tasks.
+type Task = Arc<dyn Run>;
+
+/// What a driver and a closer do with a task, whatever its future's type.
+trait Run: Send + Sync {
+    /// Polls the task once (it was popped from a queue); a task woken meanwhile goes back on
+    /// `queue`.
+    fn run(self: Arc<Self>, queue: &Worker<Task>);
+    /// Drops the future now unless a driver polls it, which then drops it after its poll.
+    fn close(self: Arc<Self>);
+}
+
+/// One actor task (or a timer of one): its state, its future, and where it is listed.
+struct TaskCell<F> {
+    state: AtomicUsize,
+    shared: Arc<Shared>,
+    /// Its key in the list of live tasks.
+    key: u64,
+    future: UnsafeCell<Option<F>>,
+}
+
+// SAFETY: the future is touched only by the holder of `RUNNING` (a driver's poll, a closer's
+// drop), which the state word gives to one thread at a time; everything else is atomic or
+// immutable. `F: Send` lets the future move between the threads that hold `RUNNING`.
+unsafe impl<F: Send> Sync for TaskCell<F> {}
+
+impl<F> TaskCell<F>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    /// Marks the task scheduled; `true` when the caller must queue it (it was idle).
+    fn notify(&self) -> bool {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & (SCHEDULED | CLOSED | DONE) != 0 {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state | SCHEDULED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                // A running task is queued again by its driver once its poll returns.
+                Ok(_) => return state & RUNNING == 0,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Drops the future and leaves the list of live tasks. The caller holds `RUNNING`.
+    fn complete(&self) {
+        // The drop may wake tasks, spawn, or end the system and with it this scheduler.
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: `RUNNING` is the caller's; assigning drops the future in place, where
+            // it was pinned.
+            unsafe { *self.future.get() = None }
+        }));
+        if dropped.is_err() {
+            tracing::error!("a task's future panicked while it was dropped");
+        }
+        self.state.fetch_or(DONE, Ordering::AcqRel);
+        self.shared.forget(self.key);
+    }
+
+    /// Aborts the task: its future is dropped by a driver, at once if it is idle, after its
+    /// poll if it runs.
+    fn abort(self: Arc<Self>) {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & (CLOSED | DONE) != 0 {
+                return;
+            }
+            let busy = state & (SCHEDULED | RUNNING) != 0;
+            let next = if busy {
+                state | CLOSED
+            } else {
+                state | CLOSED | SCHEDULED
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    if !busy {
+                        let shared = self.shared.clone();
+                        shared.schedule(self);
+                    }
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(
+        Self::clone_waker,
+        Self::wake,
+        Self::wake_by_ref,
+        Self::drop_waker,
+    );
+
+    unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
+        // SAFETY: `ptr` came from `Arc::into_raw` and its count is alive while a waker is.
+        unsafe { Arc::increment_strong_count(ptr.cast::<Self>()) };
+        RawWaker::new(ptr, &Self::VTABLE)
+    }
+
+    unsafe fn wake(ptr: *const ()) {
+        // SAFETY: a waker owns one count, handed over here.
+        let task = unsafe { Arc::from_raw(ptr.cast::<Self>()) };
+        if task.notify() {
+            let shared = task.shared.clone();
+            shared.schedule(task);
+        }
+    }
+
+    unsafe fn wake_by_ref(ptr: *const ()) {
+        // SAFETY: the waker keeps its count; this borrows it.
+        let task = ManuallyDrop::new(unsafe { Arc::from_raw(ptr.cast::<Self>()) });
+        if task.notify() {
+            task.shared.schedule(Arc::<Self>::clone(&task));
+        }
+    }
+
+    unsafe fn drop_waker(ptr: *const ()) {
+        // SAFETY: the waker's count, given back.
+        drop(unsafe { Arc::from_raw(ptr.cast::<Self>()) });
+    }
+}
+
+impl<F> Run for TaskCell<F>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn run(self: Arc<Self>, queue: &Worker<Task>) {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            // Held by a closer, or ended: this queue entry is stale.
+            if state & (RUNNING | DONE) != 0 {
+                return;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                (state & !SCHEDULED) | RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        if state & CLOSED != 0 {
+            self.complete();
+            return;
+        }
+        // A waker borrowed from this count: no count changes per poll.
+        let raw = RawWaker::new(Arc::as_ptr(&self).cast(), &Self::VTABLE);
+        // SAFETY: `ManuallyDrop` keeps the borrowed count from being given back.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
+        let mut cx = Context::from_waker(&waker);
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: `RUNNING` is ours, so nothing else touches the future; it stays where
+            // it is until `complete` drops it in place.
+            let future = unsafe { &mut *self.future.get() };
+            match future.as_mut() {
+                Some(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
+                None => Poll::Ready(()),
+            }
+        }));
+        match polled {
+            Ok(Poll::Pending) => {}
+            Ok(Poll::Ready(())) => return self.complete(),
+            Err(_) => {
+                // An actor's task catches its own panics; this is a timer's or a bug's.
+                tracing::error!("a task panicked; it ends here");
+                return self.complete();
+            }
+        }
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & CLOSED != 0 {
+                return self.complete();
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state & !RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        if state & SCHEDULED != 0 {
+            // Woken while it ran (or yielding): behind the tasks queued meanwhile.
+            queue.push(self);
+        }
+    }
+
+    fn close(self: Arc<Self>) {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & DONE != 0 {
+                return;
+            }
+            let running = state & RUNNING != 0;
+            let next = if running {
+                state | CLOSED
+            } else {
+                state | CLOSED | RUNNING
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    if !running {
+                        self.complete();
+                    }
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+}
+
+/// What the drivers, the tasks and the handle share.
+struct Shared {
+    /// Wake-ups from outside every driver, and new tasks.
+    injector: Mutex<VecDeque<Task>>,
+    /// How many tasks `injector` holds, read without its lock.
+    injected: AtomicUsize,
+    /// The drivers' local queues, to steal from.
+    stealers: Box<[Stealer<Task>]>,
+    /// The drivers' wakers, by driver, as each last left it before parking.
+    wakers: Box<[Mutex<Option<Waker>>]>,
+    /// One bit per parked driver; read without a lock on every wake-up from outside.
+    parked: AtomicU64,
+    /// Every task not yet done, so that a closing scheduler can drop their futures.
+    live: Mutex<Live>,
+    /// No more tasks: the system is gone or its runtime is shutting down.
+    closed: AtomicBool,
+}
+
+/// The live tasks, by key. A map rather than a slab: its capacity follows the number of live
+/// tasks back down, so that ten thousand actors spawned and stopped leave nothing behind.
+#[derive(Default)]
+struct Live {
+    tasks: HashMap<u64, Task>,
+    next_key: u64,
+    closed: bool,
+}
+
+impl Shared {
+    /// Queues a woken task: on the local queue of the driver running this thread when it is
+    /// one of this scheduler's, on the shared queue otherwise.
+    fn schedule(&self, task: Task) {
+        let local = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
+        if !local.is_null() {
+            // SAFETY: `CURRENT` points at the `Local` of a driver's poll on this thread's
+            // stack; the poll resets it before it returns.
+            let local = unsafe { &*local };
+            if ptr::eq(local.shared, self) {
+                // SAFETY: as above; the queue is the driver's, used only on this thread.
+                let queue = unsafe { &*local.queue };
+                queue.push(task);
+                if queue.len() > 1 && self.parked.load(Ordering::Relaxed) != 0 {
+                    self.unpark_one();
+                }
+                return;
+            }
+        }
+        self.injector.lock().push_back(task);
+        // Sequentially consistent, like the parked bit's set and the reads after it in
+        // `park`: either this sees the bit, or the parking driver sees this task.
+        self.injected.fetch_add(1, Ordering::SeqCst);
+        if self.parked.load(Ordering::SeqCst) != 0 {
+            self.unpark_one();
+        }
+    }
+
+    /// Wakes one parked driver, if one is.
+    fn unpark_one(&self) {
+        let mut parked = self.parked.load(Ordering::Relaxed);
+        while parked != 0 {
+            let bit = parked & parked.wrapping_neg();
+            let before = self.parked.fetch_and(!bit, Ordering::AcqRel);
+            if before & bit != 0 {
+                // The bit was ours to clear: so is the wake-up.
+                let driver = bit.trailing_zeros() as usize;
+                if let Some(waker) = &*self.wakers[driver].lock() {
+                    waker.wake_by_ref();
+                }
+                return;
+            }
+            parked = before & !bit;
+        }
+    }
+
+    fn unpark_all(&self) {
+        self.parked.store(0, Ordering::Release);
+        for waker in &self.wakers {
+            if let Some(waker) = waker.lock().take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Marks the driver parked; its waker is in `wakers` already.
+    fn park(&self, driver: usize) {
+        // Sequentially consistent: see `schedule`.
+        self.parked.fetch_or(1 << driver, Ordering::SeqCst);
+    }
+
+    /// Takes the driver's parked bit back, if no one took it; `false` if someone did (and
+    /// woke it or is about to).
+    fn unpark(&self, driver: usize) -> bool {
+        let bit = 1 << driver;
+        self.parked.load(Ordering::Relaxed) & bit != 0
+            && self.parked.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+    }
+
+    /// Whether any queue holds a task.
+    fn has_work(&self) -> bool {
+        self.injected.load(Ordering::SeqCst) != 0 || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Lists a new task; `None` when the scheduler is closed.
+    fn list<F>(self: &Arc<Self>, future: F) -> Result<Arc<TaskCell<F>>, F>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut live = self.live.lock();
+        if live.closed {
+            return Err(future);
+        }
+        let key = live.next_key;
+        live.next_key += 1;
+        let task = Arc::new(TaskCell {
+            state: AtomicUsize::new(SCHEDULED),
+            shared: self.clone(),
+            key,
+            future: UnsafeCell::new(Some(future)),
+        });
+        live.tasks.insert(key, task.clone());
+        Ok(task)
+    }
+
+    /// Takes an ended task off the list.
+    fn forget(&self, key: u64) {
+        let task = {
+            let mut live = self.live.lock();
+            let task = live.tasks.remove(&key);
+            // Shrunk at a quarter full, to half: amortized, and never below a small table.
+            if live.tasks.capacity() > 64 && live.tasks.len() < live.tasks.capacity() / 4 {
+                let len = live.tasks.len();
+                live.tasks.shrink_to(2 * len);
+            }
+            task
+        };
+        // Outside the lock: the last count of a task (its future is gone already).
+        drop(task);
+    }
+
+    /// Closes the scheduler: no new tasks, drivers end, every live task's future dropped
+    /// (after its poll, for one a driver polls now).
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let tasks = {
+            let mut live = self.live.lock();
+            live.closed = true;
+            std::mem::take(&mut live.tasks)
+        };
+        self.unpark_all();
+        // Outside the lock: a future's drop may end other tasks.
+        for task in tasks.into_values() {
+            task.close();
+        }
+        // Queued entries hold their tasks, and each task its scheduler: let go of them. (No
+        // task is queued from now on: a closed one is never woken, and no new one is made.)
+        let queued = std::mem::take(&mut *self.injector.lock());
+        self.injected.store(0, Ordering::Release);
+        drop(queued);
+    }
+}
+
+/// The driver whose poll runs on this thread, so that a wake-up there goes on its queue.
+struct Local {
+    shared: *const Shared,
+    queue: *const Worker<Task>,
+    /// A task yielded: the driver lets its worker's other tasks run before it goes on.
+    yielded: Cell<bool>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Local> = const { Cell::new(ptr::null()) };
+}
+
+/// Restores the thread's previous driver when a poll ends, a panic included.
+struct Enter {
+    previous: *const Local,
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.previous));
+    }
+}
+
+fn enter(local: &Local) -> Enter {
+    Enter {
+        previous: CURRENT.with(|current| current.replace(local)),
+    }
+}
+
+/// One driver: a tokio task that polls actor tasks.
+struct Driver {
+    index: usize,
+    queue: Worker<Task>,
+    shared: Arc<Shared>,
+    /// The waker it left in `wakers`, to compare with the next one without the lock.
+    waker: Cell<Option<Waker>>,
+    /// It returned `Ready`: its scheduler closed.
+    ended: Cell<bool>,
+    /// Tasks polled since it started, for the turns of the shared queue.
+    tick: Cell<u32>,
+}
+
+impl Driver {
+    /// The next task: its own queue's, or the shared queue's, or a sibling's.
+    fn next(&self) -> Option<Task> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick.is_multiple_of(GLOBAL_EVERY)
+            && let Some(task) = self.take_shared()
+        {
+            return Some(task);
+        }
+        self.queue
+            .pop()
+            .or_else(|| self.take_shared())
+            .or_else(|| self.steal())
+    }
+
+    /// A task from the shared queue, and a share of the rest onto the local queue.
+    fn take_shared(&self) -> Option<Task> {
+        if self.shared.injected.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut injector = self.shared.injector.lock();
+        let first = injector.pop_front()?;
+        // A share for each driver, so that a sibling woken for the rest finds some.
+        let share = (injector.len() / self.shared.stealers.len()).min(INJECTED_BATCH);
+        for _ in 0..share {
+            if let Some(task) = injector.pop_front() {
+                self.queue.push(task);
+            }
+        }
+        self.shared.injected.fetch_sub(share + 1, Ordering::Release);
+        if injector.is_empty() && injector.capacity() > INJECTED_BATCH * 8 {
+            // A wave of wake-ups (ten thousand actors spawned at once) leaves no big buffer.
+            injector.shrink_to(INJECTED_BATCH);
+        }
+        Some(first)
+    }
+
+    fn steal(&self) -> Option<Task> {
+        let count = self.shared.stealers.len();
+        for offset in 1..count {
+            let stealer = &self.shared.stealers[(self.index + offset) % count];
+            // Loads only: a steal attempt pins an epoch and fences.
+            if stealer.is_empty() {
+                continue;
+            }
+            loop {
+                match stealer.steal_batch_and_pop(&self.queue) {
+                    Steal::Success(task) => return Some(task),
+                    Steal::Empty => break,
+                    Steal::Retry => {}
+                }
+            }
+        }
+        None
+    }
+
+    /// Lets go of the tasks on its queue once its scheduler is closed (they are closed too):
+    /// each holds the scheduler, which holds the queue.
+    fn drain(&self) {
+        while self.queue.pop().is_some() {}
+    }
+
+    /// Leaves `waker` where a wake-up from outside finds it, unless it is there already.
+    fn register(&self, waker: &Waker) {
+        let known = self.waker.take();
+        match known {
+            Some(known) if known.will_wake(waker) => self.waker.set(Some(known)),
+            _ => {
+                *self.shared.wakers[self.index].lock() = Some(waker.clone());
+                self.waker.set(Some(waker.clone()));
+            }
+        }
+    }
+
+    fn drive(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // Polled while parked (its own yield, or spuriously): not parked any longer.
+        self.shared.unpark(self.index);
+        let local = Local {
+            shared: Arc::as_ptr(&self.shared),
+            queue: &self.queue,
+            yielded: Cell::new(false),
+        };
+        let _entered = enter(&local);
+        let mut polled = 0;
+        loop {
+            if self.shared.closed.load(Ordering::Acquire) {
+                self.ended.set(true);
+                self.drain();
+                return Poll::Ready(());
+            }
+            match self.next() {
+                Some(task) => {
+                    task.run(&self.queue);
+                    polled += 1;
+                    if polled == BUDGET || local.yielded.get() {
+                        // Room for the worker's other tasks; an idle sibling takes the rest.
+                        if self.queue.len() > 1 && self.shared.parked.load(Ordering::Relaxed) != 0 {
+                            self.shared.unpark_one();
+                        }
+                        // Polled once, tokio's yield defers this task's wake-up until the
+                        // worker has looked at its other tasks.
+                        let _ = std::pin::pin!(tokio::task::yield_now()).poll(cx);
+                        return Poll::Pending;
+                    }
+                }
+                None => {
+                    self.register(cx.waker());
+                    self.shared.park(self.index);
+                    if self.shared.has_work() || self.shared.closed.load(Ordering::Acquire) {
+                        // Whoever took the bit meanwhile wakes this driver once more for
+                        // nothing; it looks at the queues then and parks again.
+                        self.shared.unpark(self.index);
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.drive(cx)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.ended.get() {
+            // Dropped unfinished: its runtime is shutting down, and no driver will run the
+            // tasks again.
+            self.shared.close();
+            self.drain();
+        }
+    }
+}
+
+/// The scheduler of one system on a tokio runtime; dropping it closes it.
+pub(crate) struct Scheduler {
+    shared: Arc<Shared>,
+}
+
+impl Scheduler {
+    /// A scheduler with one driver per worker thread of `handle`'s runtime.
+    pub(crate) fn new(handle: &tokio::runtime::Handle) -> Scheduler {
+        // One bit per driver in `parked`.
+        let drivers = handle.metrics().num_workers().clamp(1, 64);
+        let queues: Vec<Worker<Task>> = (0..drivers).map(|_| Worker::new_fifo()).collect();
+        let shared = Arc::new(Shared {
+            injector: Mutex::new(VecDeque::new()),
+            injected: AtomicUsize::new(0),
+            stealers: queues.iter().map(Worker::stealer).collect(),
+            wakers: (0..drivers).map(|_| Mutex::new(None)).collect(),
+            parked: AtomicU64::new(0),
+            live: Mutex::new(Live::default()),
+            closed: AtomicBool::new(false),
+        });
+        for (index, queue) in queues.into_iter().enumerate() {
+            drop(handle.spawn(Driver {
+                index,
+                queue,
+                shared: shared.clone(),
+                waker: Cell::new(None),
+                ended: Cell::new(false),
+                tick: Cell::new(0),
+            }));
+        }
+        Scheduler { shared }
+    }
+
+    /// Runs `future` as a task of this scheduler.
+    pub(crate) fn spawn<F>(&self, future: F) -> SchedTask
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match self.shared.list(future) {
+            Ok(task) => {
+                let handle = SchedTask {
+                    abort: Some(task.clone()),
+                };
+                self.shared.schedule(task);
+                handle
+            }
+            Err(future) => {
+                // Closed: the future is dropped unpolled, as a shut-down runtime does.
+                drop(future);
+                SchedTask { abort: None }
+            }
+        }
+    }
+
+    /// The driver of this scheduler that runs on this thread now, if one does.
+    fn current(&self) -> Option<&Local> {
+        let local = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
+        // SAFETY: see `Shared::schedule`; the reference does not outlive the caller's poll.
+        let local = unsafe { local.as_ref() }?;
+        ptr::eq(local.shared, Arc::as_ptr(&self.shared)).then_some(local)
+    }
+
+    /// How many of its tasks have not ended.
+    pub(crate) fn live(&self) -> usize {
+        self.shared.live.lock().tasks.len()
+    }
+
+    /// Whether this thread runs one of this scheduler's drivers now.
+    pub(crate) fn is_current(&self) -> bool {
+        self.current().is_some()
+    }
+
+    /// Has the driver running this thread yield its worker once the task it polls now
+    /// returns; `false` when no driver of this scheduler runs here.
+    pub(crate) fn yield_worker(&self) -> bool {
+        self.current()
+            .map(|local| local.yielded.set(true))
+            .is_some()
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("drivers", &self.shared.stealers.len())
+            .field("closed", &self.shared.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A task of the scheduler, as a [`TaskHandle`](super::TaskHandle) holds it.
+#[derive(Clone)]
+pub(crate) struct SchedTask {
+    /// `None`: spawned on a closed scheduler, dropped at once.
+    abort: Option<Arc<dyn Abort>>,
+}
+
+trait Abort: Send + Sync {
+    fn abort(self: Arc<Self>);
+    fn is_done(&self) -> bool;
+}
+
+impl<F> Abort for TaskCell<F>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn abort(self: Arc<Self>) {
+        TaskCell::abort(self);
+    }
+
+    fn is_done(&self) -> bool {
+        self.state.load(Ordering::Acquire) & DONE != 0
+    }
+}
+
+impl SchedTask {
+    pub(crate) fn abort(&self) {
+        if let Some(task) = &self.abort {
+            task.clone().abort();
+        }
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.abort.as_ref().is_none_or(|task| task.is_done())
+    }
+}
+
+impl fmt::Debug for SchedTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchedTask")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::task::{Poll, Waker};
+
+    use parking_lot::Mutex;
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::Scheduler;
+
+    /// Polls until `done` holds: the tasks it waits for run on other threads, and finish
+    /// a little after they signal.
+    fn wait_until(runtime: &tokio::runtime::Runtime, done: impl Fn() -> bool) {
+        runtime.block_on(poll_fn(|cx| {
+            if done() {
+                Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }));
+    }
+
+    fn multi_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    /// Sets its flag when dropped.
+    struct DropFlag(Arc<AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// A future that stays pending and keeps its own waker, as an idle actor keeps its waker
+    /// in its own mailbox: only its scheduler can end it.
+    fn idle_forever(dropped: Arc<AtomicBool>) -> impl Future<Output = ()> + Send + 'static {
+        let own_waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let flag = DropFlag(dropped);
+        poll_fn(move |cx| {
+            let _ = &flag;
+            *own_waker.lock() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+    }
+
+    #[test]
+    fn a_ring_of_tasks_passes_a_token_round_many_times() {
+        // Every hand-over wakes the next task from inside a driver; the first lap's wakes
+        // come from a plain thread. Thousands of parks and unparks on two drivers.
+        const TASKS: usize = if cfg!(miri) { 5 } else { 50 };
+        const LAPS: usize = if cfg!(miri) { 20 } else { 400 };
+        let runtime = multi_thread();
+        let sched = Scheduler::new(runtime.handle());
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..TASKS)
+            .map(|_| mpsc::unbounded_channel::<usize>())
+            .unzip();
+        let (done, finished) = oneshot::channel();
+        let mut done = Some(done);
+        let mut receivers = receivers.into_iter();
+        let last = Arc::new(AtomicUsize::new(0));
+        for i in 0..TASKS {
+            let mut inbox = receivers.next().unwrap();
+            let next = senders[(i + 1) % TASKS].clone();
+            let done = if i == TASKS - 1 { done.take() } else { None };
+            let last = last.clone();
+            sched.spawn(async move {
+                let mut done = done;
+                while let Some(hops) = inbox.recv().await {
+                    last.store(hops, Ordering::Relaxed);
+                    if hops == TASKS * LAPS {
+                        if let Some(done) = done.take() {
+                            done.send(hops).unwrap();
+                        }
+                        return;
+                    }
+                    if next.send(hops + 1).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        assert_eq!(sched.live(), TASKS);
+        let first = senders[0].clone();
+        drop(senders);
+        std::thread::spawn(move || first.send(1).unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(runtime.block_on(finished).unwrap(), TASKS * LAPS);
+        drop(sched);
+        drop(runtime);
+    }
+
+    #[test]
+    fn wakes_from_other_threads_reach_parked_drivers() {
+        // Each round wakes a task from a thread outside the runtime, while the drivers park
+        // between rounds: a lost wake-up hangs the test.
+        const ROUNDS: usize = if cfg!(miri) { 50 } else { 2_000 };
+        let runtime = multi_thread();
+        let sched = Scheduler::new(runtime.handle());
+        let (to_task, mut inbox) = mpsc::unbounded_channel::<usize>();
+        let (to_thread, from_task) = std::sync::mpsc::channel::<usize>();
+        sched.spawn(async move {
+            while let Some(round) = inbox.recv().await {
+                to_thread.send(round).unwrap();
+            }
+        });
+        for round in 0..ROUNDS {
+            to_task.send(round).unwrap();
+            assert_eq!(from_task.recv().unwrap(), round);
+        }
+        drop(to_task);
+        drop(sched);
+    }
+
+    #[test]
+    fn an_aborted_task_is_dropped_whether_idle_or_running() {
+        let runtime = multi_thread();
+        let sched = Scheduler::new(runtime.handle());
+        let dropped = Arc::new(AtomicBool::new(false));
+        let (polled, was_polled) = oneshot::channel::<()>();
+        let mut polled = Some(polled);
+        let idle = {
+            let inner = idle_forever(dropped.clone());
+            let mut inner = Box::pin(inner);
+            sched.spawn(poll_fn(move |cx| {
+                if let Some(polled) = polled.take() {
+                    polled.send(()).unwrap();
+                }
+                inner.as_mut().poll(cx)
+            }))
+        };
+        runtime.block_on(was_polled).unwrap();
+        assert!(!idle.is_finished());
+        idle.abort();
+        // The abort queues the task; a driver drops it.
+        wait_until(&runtime, || idle.is_finished());
+        assert!(dropped.load(Ordering::SeqCst));
+        wait_until(&runtime, || sched.live() == 0);
+
+        // A task that aborts itself while it runs is dropped once its poll returns.
+        let dropped = Arc::new(AtomicBool::new(false));
+        let handle_slot: Arc<Mutex<Option<super::SchedTask>>> = Arc::default();
+        let (ready, go) = oneshot::channel::<()>();
+        let flag = DropFlag(dropped.clone());
+        let slot = handle_slot.clone();
+        let mut go = Some(go);
+        let task = sched.spawn(poll_fn(move |cx| {
+            let _ = &flag;
+            if let Some(go) = go.as_mut()
+                && Future::poll(std::pin::Pin::new(go), cx).is_pending()
+            {
+                return Poll::Pending;
+            }
+            go = None;
+            slot.lock().as_ref().unwrap().abort();
+            cx.waker().wake_by_ref();
+            Poll::<()>::Pending
+        }));
+        *handle_slot.lock() = Some(task.clone());
+        ready.send(()).unwrap();
+        wait_until(&runtime, || task.is_finished());
+        assert!(dropped.load(Ordering::SeqCst));
+        handle_slot.lock().take();
+        drop(sched);
+    }
+
+    #[test]
+    fn a_panicking_task_ends_alone() {
+        let runtime = multi_thread();
+        let sched = Scheduler::new(runtime.handle());
+        let (tx, rx) = oneshot::channel();
+        sched.spawn(async { panic!("a task's own bug") });
+        sched.spawn(async move { tx.send(7).unwrap() });
+        assert_eq!(runtime.block_on(rx).unwrap(), 7);
+        wait_until(&runtime, || sched.live() == 0);
+    }
+
+    #[test]
+    fn a_dropped_runtime_drops_every_task_even_those_holding_their_own_waker() {
+        for flavor in ["multi_thread", "current_thread"] {
+            let runtime = match flavor {
+                "multi_thread" => multi_thread(),
+                _ => tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap(),
+            };
+            let sched = Scheduler::new(runtime.handle());
+            let tasks = if cfg!(miri) { 5 } else { 100 };
+            let flags: Vec<Arc<AtomicBool>> = (0..tasks).map(|_| Arc::default()).collect();
+            for flag in &flags {
+                sched.spawn(idle_forever(flag.clone()));
+            }
+            // Let them all run once, so that each holds its own waker.
+            runtime.block_on(async {
+                for _ in 0..10 {
+                    tokio::task::yield_now().await;
+                }
+            });
+            drop(runtime);
+            assert!(
+                flags.iter().all(|flag| flag.load(Ordering::SeqCst)),
+                "{flavor}: a task outlived its runtime"
+            );
+            assert_eq!(sched.live(), 0, "{flavor}");
+            // Closed: a new task is dropped at once.
+            let late = Arc::new(AtomicBool::new(false));
+            let handle = sched.spawn(idle_forever(late.clone()));
+            assert!(
+                late.load(Ordering::SeqCst) && handle.is_finished(),
+                "{flavor}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_dropped_scheduler_ends_its_drivers_and_tasks() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let sched = Scheduler::new(runtime.handle());
+        let flag = Arc::new(AtomicBool::new(false));
+        sched.spawn(idle_forever(flag.clone()));
+        runtime.block_on(tokio::task::yield_now());
+        assert_eq!(runtime.metrics().num_alive_tasks(), 1, "one driver");
+        drop(sched);
+        assert!(flag.load(Ordering::SeqCst));
+        runtime.block_on(async {
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert_eq!(runtime.metrics().num_alive_tasks(), 0, "the driver ended");
+    }
+}
