@@ -393,7 +393,8 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
                     };
                     match this.target.try_reserve() {
                         Ok(slot) => {
-                            this.target.push(slot, headers, msg, reply);
+                            let target = this.target;
+                            system.rt().help(|| target.push(slot, headers, msg, reply));
                             this.state = AskState::Waiting { reply: receiver };
                         }
                         Err(Reject::Closed) => return Poll::Ready(Err(AskError::Closed(msg))),

@@ -100,6 +100,14 @@ impl Rt {
         }
     }
 
+    /// Calls `send`; on tokio, runs the actors it woke on this thread (see `Scheduler::help`).
+    pub(crate) fn help<R>(&self, send: impl FnOnce() -> R) -> R {
+        match self {
+            Rt::Tokio(rt) => rt.sched.help(send),
+            Rt::Sim(_) => send(),
+        }
+    }
+
     /// How many actor tasks ([`spawn_actor`](Rt::spawn_actor)) have not ended.
     pub(crate) fn actor_tasks(&self) -> usize {
         match self {

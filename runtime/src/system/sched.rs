@@ -26,7 +26,7 @@
 //!   cleanup runs. Spawning on a closed scheduler drops the future at once, as tokio does.
 
 use std::cell::{Cell, UnsafeCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -34,10 +34,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use crossbeam_deque::{Steal, Stealer, Worker};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::Mutex;
 
 /// In a queue, or to be queued again when its poll returns.
@@ -54,9 +54,6 @@ const BUDGET: u32 = 128;
 /// Every this many tasks, a driver looks at the shared queue before its own, so that
 /// wake-ups from outside are not starved by actors that keep waking each other.
 const GLOBAL_EVERY: u32 = 31;
-
-/// Tasks a driver moves from the shared queue to its own at most, besides the one it runs.
-const INJECTED_BATCH: usize = 32;
 
 /// A task in a queue or in the list of live tasks.
 type Task = Arc<dyn Run>;
@@ -289,9 +286,7 @@ where
 /// What the drivers, the tasks and the handle share.
 struct Shared {
     /// Wake-ups from outside every driver, and new tasks.
-    injector: Mutex<VecDeque<Task>>,
-    /// How many tasks `injector` holds, read without its lock.
-    injected: AtomicUsize,
+    injector: Injector<Task>,
     /// The drivers' local queues, to steal from.
     stealers: Box<[Stealer<Task>]>,
     /// The drivers' wakers, by driver, as each last left it before parking.
@@ -325,6 +320,10 @@ impl Shared {
             if ptr::eq(local.shared, self) {
                 // SAFETY: as above; the queue is the driver's, used only on this thread.
                 let queue = unsafe { &*local.queue };
+                if local.helper && local.woke.replace(true) {
+                    // Beyond the one wake-up a helping caller takes per poll.
+                    return self.inject(task);
+                }
                 queue.push(task);
                 if queue.len() > 1 && self.parked.load(Ordering::Relaxed) != 0 {
                     self.unpark_one();
@@ -332,11 +331,16 @@ impl Shared {
                 return;
             }
         }
-        self.injector.lock().push_back(task);
-        // Sequentially consistent, like the parked bit's set and the reads after it in
-        // `park`: either this sees the bit, or the parking driver sees this task.
-        self.injected.fetch_add(1, Ordering::SeqCst);
-        if self.parked.load(Ordering::SeqCst) != 0 {
+        self.inject(task);
+    }
+
+    /// Queues a task on the shared queue and wakes a parked driver for it.
+    fn inject(&self, task: Task) {
+        self.injector.push(task);
+        // Pairs with the fence of `park`: this sees the parked bit, or the parking driver
+        // sees this task.
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) != 0 {
             self.unpark_one();
         }
     }
@@ -372,6 +376,7 @@ impl Shared {
     fn park(&self, driver: usize) {
         // Sequentially consistent: see `schedule`.
         self.parked.fetch_or(1 << driver, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
     }
 
     /// Takes the driver's parked bit back, if no one took it; `false` if someone did (and
@@ -384,7 +389,7 @@ impl Shared {
 
     /// Whether any queue holds a task.
     fn has_work(&self) -> bool {
-        self.injected.load(Ordering::SeqCst) != 0 || self.stealers.iter().any(|s| !s.is_empty())
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
     /// Lists a new task; `None` when the scheduler is closed.
@@ -440,9 +445,7 @@ impl Shared {
         }
         // Queued entries hold their tasks, and each task its scheduler: let go of them. (No
         // task is queued from now on: a closed one is never woken, and no new one is made.)
-        let queued = std::mem::take(&mut *self.injector.lock());
-        self.injected.store(0, Ordering::Release);
-        drop(queued);
+        while !matches!(self.injector.steal(), Steal::Empty) {}
     }
 }
 
@@ -452,10 +455,20 @@ struct Local {
     queue: *const Worker<Task>,
     /// A task yielded: the driver lets its worker's other tasks run before it goes on.
     yielded: Cell<bool>,
+    /// A caller running what its own send woke (`Scheduler::help`), not a driver: no
+    /// sibling can steal from its queue, so it takes one wake-up per poll (a request passed
+    /// along a chain), and the drivers take the rest.
+    helper: bool,
+    /// A helper's poll (or send) has woken a task already.
+    woke: Cell<bool>,
 }
 
 thread_local! {
     static CURRENT: Cell<*const Local> = const { Cell::new(ptr::null()) };
+    /// The queue of a thread that runs the actors its own send woke (see `Scheduler::help`).
+    static HELPER: Worker<Task> = Worker::new_fifo();
+    /// The scheduler whose driver last ran on this thread: a thread of its runtime.
+    static HOSTS: Cell<*const Shared> = const { Cell::new(ptr::null()) };
 }
 
 /// Restores the thread's previous driver when a poll ends, a panic included.
@@ -504,26 +517,25 @@ impl Driver {
             .or_else(|| self.steal())
     }
 
-    /// A task from the shared queue, and a share of the rest onto the local queue.
+    /// A task from the shared queue, and up to half of the rest onto the local queue (a
+    /// parked sibling is woken to steal from there).
     fn take_shared(&self) -> Option<Task> {
-        if self.shared.injected.load(Ordering::Acquire) == 0 {
+        // Loads only: a steal attempt fences.
+        if self.shared.injector.is_empty() {
             return None;
         }
-        let mut injector = self.shared.injector.lock();
-        let first = injector.pop_front()?;
-        // A share for each driver, so that a sibling woken for the rest finds some.
-        let share = (injector.len() / self.shared.stealers.len()).min(INJECTED_BATCH);
-        for _ in 0..share {
-            if let Some(task) = injector.pop_front() {
-                self.queue.push(task);
+        loop {
+            match self.shared.injector.steal_batch_and_pop(&self.queue) {
+                Steal::Success(task) => {
+                    if !self.queue.is_empty() && self.shared.parked.load(Ordering::Relaxed) != 0 {
+                        self.shared.unpark_one();
+                    }
+                    return Some(task);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => {}
             }
         }
-        self.shared.injected.fetch_sub(share + 1, Ordering::Release);
-        if injector.is_empty() && injector.capacity() > INJECTED_BATCH * 8 {
-            // A wave of wake-ups (ten thousand actors spawned at once) leaves no big buffer.
-            injector.shrink_to(INJECTED_BATCH);
-        }
-        Some(first)
     }
 
     fn steal(&self) -> Option<Task> {
@@ -570,8 +582,11 @@ impl Driver {
             shared: Arc::as_ptr(&self.shared),
             queue: &self.queue,
             yielded: Cell::new(false),
+            helper: false,
+            woke: Cell::new(false),
         };
         let _entered = enter(&local);
+        HOSTS.set(Arc::as_ptr(&self.shared));
         let mut polled = 0;
         loop {
             if self.shared.closed.load(Ordering::Acquire) {
@@ -641,8 +656,7 @@ impl Scheduler {
         let drivers = handle.metrics().num_workers().clamp(1, 64);
         let queues: Vec<Worker<Task>> = (0..drivers).map(|_| Worker::new_fifo()).collect();
         let shared = Arc::new(Shared {
-            injector: Mutex::new(VecDeque::new()),
-            injected: AtomicUsize::new(0),
+            injector: Injector::new(),
             stealers: queues.iter().map(Worker::stealer).collect(),
             wakers: (0..drivers).map(|_| Mutex::new(None)).collect(),
             parked: AtomicU64::new(0),
@@ -689,6 +703,59 @@ impl Scheduler {
         // SAFETY: see `Shared::schedule`; the reference does not outlive the caller's poll.
         let local = unsafe { local.as_ref() }?;
         ptr::eq(local.shared, Arc::as_ptr(&self.shared)).then_some(local)
+    }
+
+    /// Calls `send` (an ask's push), and runs on this thread the task its wake-up made
+    /// ready, before the caller waits for the reply.
+    ///
+    /// An ask from a tokio task to a parked actor would otherwise wake a parked driver
+    /// through tokio and wait for it; here the caller polls the actor itself, and usually
+    /// finds its reply at once. Only a task of this scheduler's runtime helps (a thread that
+    /// runs its drivers, polling a tokio task), so the actor runs where tokio's timers and
+    /// I/O are at hand, and never from inside a driver, where the driver runs it next anyway.
+    /// The helper runs the task woken by its send, and of the tasks each poll wakes the first
+    /// (a request passed along a chain of actors, and the replies back), up to a driver's
+    /// budget or the first yield; other wake-ups (an actor telling many), and whatever is
+    /// left at the end, go to the drivers.
+    pub(crate) fn help<R>(&self, send: impl FnOnce() -> R) -> R {
+        let shared = Arc::as_ptr(&self.shared);
+        let hosts = HOSTS.try_with(Cell::get).unwrap_or(ptr::null());
+        if !ptr::eq(hosts, shared)
+            || tokio::task::try_id().is_none()
+            || !CURRENT.try_with(|c| c.get().is_null()).unwrap_or(false)
+        {
+            return send();
+        }
+        let mut send = Some(send);
+        let helped = HELPER.try_with(|queue| {
+            let local = Local {
+                shared,
+                queue,
+                yielded: Cell::new(false),
+                helper: true,
+                woke: Cell::new(false),
+            };
+            let entered = enter(&local);
+            let sent = send.take().map(|send| send());
+            let mut polled = 0;
+            while polled < BUDGET && !local.yielded.get() {
+                let Some(task) = queue.pop() else { break };
+                local.woke.set(false);
+                task.run(queue);
+                polled += 1;
+            }
+            drop(entered);
+            while let Some(task) = queue.pop() {
+                self.shared.inject(task);
+            }
+            sent
+        });
+        match (helped, send) {
+            (Ok(Some(sent)), _) => sent,
+            // The thread is ending and its queue is gone: a plain send.
+            (_, Some(send)) => send(),
+            (Ok(None) | Err(_), None) => unreachable!("`send` was called once, or is here"),
+        }
     }
 
     /// How many of its tasks have not ended.
