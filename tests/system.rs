@@ -276,13 +276,11 @@ fn a_dropped_system_leaves_no_task_behind() {
             system.shutdown().await;
         }
         // The systems are gone; their drivers end the next time they are polled.
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        let alive = tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks();
-        assert_eq!(alive, 0, "tasks left behind by dropped systems");
+        assert_eq!(
+            tasks_left().await,
+            0,
+            "tasks left behind by dropped systems"
+        );
     });
 }
 
@@ -386,6 +384,17 @@ impl snowglobe::Actor for Branch {
     }
 }
 
+/// The tasks left on the current runtime once those that are ending (a dropped system's
+/// drivers end at their next poll) have had their turns.
+async fn tasks_left() -> usize {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
 #[test]
 fn a_deep_tree_shuts_down_children_first_and_leaves_no_task_behind() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -436,12 +445,10 @@ fn a_deep_tree_shuts_down_children_first_and_leaves_no_task_behind() {
         assert_eq!(tasks(), 0, "no actor task left behind");
         // With the system gone, its scheduler's drivers end the next time they are polled.
         drop(system);
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        let alive = tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks();
-        assert_eq!(alive, 0, "tasks left behind by the dropped system");
+        assert_eq!(
+            tasks_left().await,
+            0,
+            "tasks left behind by the dropped system"
+        );
     });
 }

@@ -280,6 +280,12 @@ enum AskState<M: Message> {
 /// the tasks ready when the ask began to wait) never touches a timer; one that waits longer
 /// registers its deadline with the system, which wakes it when the deadline passes.
 ///
+/// Awaited in a tokio task, an ask to an idle actor usually runs that actor's handler
+/// within its own first poll (the asking thread would only wait for it otherwise), and
+/// resolves there. The deadline bounds the waiting: a reply the handler produced inside that
+/// poll is returned even if a synchronous handler ran past the deadline, as on a
+/// current-thread runtime, where the handler runs on the asking thread anyway.
+///
 /// # Cancel safety
 ///
 /// Dropping it before the message was sent drops the message. Dropping it after leaves
