@@ -60,9 +60,11 @@
 //!   the receiver, and no sender can reach the lap's full block any more (a claim in its lap
 //!   would need the tail there). Only a receiver parked at offset 0 of a hollow lap (nothing
 //!   came since it last parked) parks without moving.
-//! - A burst that follows laps of one message each (the lap left at the last park had no full
-//!   block) gives its blocks back at the park that ends it: the lap's and the spare.
-//! - After a burst that followed a burst, the full block the receiver left becomes the spare
+//! - A burst (a lap left at a park with its full block) gives its blocks back at the park
+//!   that ends it, the lap's and the spare, unless it is the third burst in a row
+//!   ([`KEEP_AFTER_BURSTS`]; a lap of one message each ends a row). A burst taken in two or
+//!   three goes, as an actor running beside its sender takes one, is not yet a pattern.
+//! - From the third burst in a row on, the full block the receiver left becomes the spare
 //!   (or is freed if there is one), and the spare is marked ([`IDLE_SPARE`], a bit of its
 //!   pointer). A sender that takes the spare takes the mark with it; a spare still marked at
 //!   the next park was not needed since, and is freed. So the blocks of back-to-back bursts
@@ -140,6 +142,12 @@ pub(crate) const MAX_CAPACITY: usize = usize::MAX >> (SHIFT + 2);
 /// The longest batch the receiver takes before giving slots back.
 const MAX_RELEASE_BATCH: usize = 64;
 
+/// The burst in a row (a lap with its full block, left at a park) from which the lap's block
+/// is kept as the spare for the next: earlier ones give their blocks back at the park. One
+/// burst taken in two or three goes (its actor running beside its sender) is not yet a
+/// pattern worth a block of idle memory; a fourth burst in a row allocates nothing.
+const KEEP_AFTER_BURSTS: u8 = 3;
+
 /// How often the receiver re-reads a slot that a sender claimed but has not filled yet,
 /// before it yields to the scheduler.
 const IN_FLIGHT_SPINS: u32 = 16;
@@ -210,8 +218,9 @@ struct Head<T> {
     /// A spare was marked at a park and the queue is not on the sweeper's list: see
     /// [`Queue::take_sweep_request`].
     sweep_request: bool,
-    /// The lap the receiver left at its last park had its full block: a burst ended there.
-    burst_ended: bool,
+    /// How many laps in a row, up to [`KEEP_AFTER_BURSTS`], had their full block when the
+    /// receiver left them at a park: bursts, one after the other.
+    bursts: u8,
 }
 
 /// A mailbox queue of `T`.
@@ -392,7 +401,7 @@ impl<T> Queue<T> {
                 unreleased: 0,
                 waited: false,
                 sweep_request: false,
-                burst_ended: false,
+                bursts: 0,
             }),
             first: AtomicPtr::new(ptr::null_mut()),
             spare: AtomicPtr::new(ptr::null_mut()),
@@ -844,7 +853,7 @@ impl<T> Queue<T> {
 
     /// Once the receiver's compare-exchange moved the tail from its position to the start of
     /// the next lap: moves the receiver there, gives the skipped positions back to the
-    /// senders, and keeps the lap's full block as the spare after back-to-back bursts or gives
+    /// senders, and keeps the lap's full block as the spare after bursts in a row or gives
     /// it back after a lone one (see the module docs, Memory).
     fn leave_lap(&self, head: &mut Head<T>) {
         #[cfg(test)]
@@ -854,12 +863,16 @@ impl<T> Queue<T> {
         self.tail.released.store(sequence(head.position), SeqCst);
         self.wakers.wake_senders();
         let block = std::mem::replace(&mut head.block, ptr::null_mut());
-        let after_a_burst = std::mem::replace(&mut head.burst_ended, !block.is_null());
+        head.bursts = if block.is_null() {
+            0
+        } else {
+            (head.bursts + 1).min(KEEP_AFTER_BURSTS)
+        };
         let spare = self.spare.load(Relaxed);
         if spare.is_null() && block.is_null() {
             return;
         }
-        if !block.is_null() && !after_a_burst {
+        if !block.is_null() && head.bursts < KEEP_AFTER_BURSTS {
             self.give_back(block);
             return;
         }
@@ -868,11 +881,11 @@ impl<T> Queue<T> {
         }
     }
 
-    /// A burst after laps of one message each ended at this park: its blocks go back at once,
+    /// A burst ended at this park before the third in a row: its blocks go back at once,
     /// `block` (the lap the receiver left) and the spare, if no sender took it. Kept, they
     /// would save the next burst one allocation; an actor that gets bursts back to back keeps
-    /// them (see [`keep_or_free`](Queue::keep_or_free)), one asked a question at a time with a
-    /// burst now and then is back to its smallest size as soon as it parks.
+    /// them from the third on (see [`keep_or_free`](Queue::keep_or_free)), one asked a question
+    /// at a time with a burst now and then is back to its smallest size as soon as it parks.
     #[cold]
     fn give_back(&self, block: *mut Block<T>) {
         // SAFETY: as in `keep_or_free`: with the tail in a later lap, nothing refers to the
