@@ -70,12 +70,20 @@ where
     F: FnOnce(System) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    in_a_task_of(System::builder(), test);
+}
+
+fn in_a_task_of<F, Fut>(builder: snowglobe::SystemBuilder, test: F)
+where
+    F: FnOnce(System) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let system = System::new();
+        let system = builder.build().unwrap();
         // One ask the usual way: the driver runs on this thread from then on.
         let warm = system.spawn(Stage::default()).unwrap();
         assert_eq!(warm.double(1).await.unwrap(), 2);
@@ -95,6 +103,20 @@ fn an_ask_from_a_task_is_answered_in_its_first_poll() {
             // The asking task ran the idle actor itself: no driver, no second poll.
             assert!(matches!(poll_once(ask.as_mut()), Poll::Ready(Ok(r)) if r == 2 * v));
         }
+    });
+}
+
+#[test]
+fn without_inline_asks_the_actor_runs_on_a_driver() {
+    in_a_task_of(System::builder().inline_asks(false), |system| async move {
+        let stage = system.spawn(Stage::default()).unwrap();
+        stage.double(0).await.unwrap();
+        let mut ask = pin!(stage.double(4).into_future());
+        assert!(
+            poll_once(ask.as_mut()).is_pending(),
+            "the asker waits for a driver"
+        );
+        assert_eq!(ask.await.unwrap(), 8);
     });
 }
 

@@ -32,6 +32,7 @@ pub struct SystemBuilder {
     dead_letter_capacity: usize,
     seed: Option<u64>,
     supervisor: Supervisor,
+    inline_asks: bool,
 }
 
 /// Why a system could not be built.
@@ -64,6 +65,7 @@ impl Default for SystemBuilder {
             dead_letter_capacity: 1024,
             seed: None,
             supervisor: Supervisor::DEFAULT,
+            inline_asks: true,
         }
     }
 }
@@ -113,6 +115,33 @@ impl SystemBuilder {
         self
     }
 
+    /// Whether an ask awaited in a tokio task may run the idle actor it woke, on the asking
+    /// thread, within the ask's own poll (default: yes).
+    ///
+    /// The asking task only waits for the reply otherwise, so the reply usually comes at
+    /// once, without a trip through the scheduler (an ask costs about half of what it does
+    /// without). The actor's handler then runs inside the asking task's poll: it sees that
+    /// task's context (its `tokio::task_local!` values, its current `tracing` span), and a
+    /// lock the task holds across the ask's `.await` (which clippy's `await_holding_lock`
+    /// warns of) is still held while the handler runs, so a handler taking the same lock
+    /// deadlocks. Turn it off when asking code does that, or when handlers must always run
+    /// on the system's own tasks.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = snowglobe_runtime::System::builder()
+    ///     .inline_asks(false)
+    ///     .build()
+    ///     .unwrap();
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    pub fn inline_asks(mut self, inline: bool) -> Self {
+        self.inline_asks = inline;
+        self
+    }
+
     /// Seeds the system's random numbers ([`System::random_u64`]), for reproducible runs.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
@@ -153,7 +182,8 @@ impl SystemBuilder {
         let random = self
             .seed
             .map_or_else(Random::from_entropy, Random::with_seed);
-        Ok(self.finish(Rt::tokio(handle), owned, random))
+        let rt = Rt::tokio(handle, self.inline_asks);
+        Ok(self.finish(rt, owned, random))
     }
 
     /// Seeds the system's random numbers with `seed` unless [`seed`](SystemBuilder::seed)

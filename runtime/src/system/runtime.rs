@@ -38,13 +38,14 @@ pub(crate) struct TokioRt {
 }
 
 impl Rt {
-    /// The seam over a tokio runtime. The clock starts now.
-    pub(crate) fn tokio(handle: tokio::runtime::Handle) -> Rt {
+    /// The seam over a tokio runtime. The clock starts now. `inline_asks`: an ask from a tokio
+    /// task may run the actor it woke (see `Scheduler::help`).
+    pub(crate) fn tokio(handle: tokio::runtime::Handle, inline_asks: bool) -> Rt {
         let epoch = {
             let _entered = handle.enter();
             tokio::time::Instant::now()
         };
-        let sched = Scheduler::new(&handle);
+        let sched = Scheduler::new(&handle, inline_asks);
         Rt::Tokio(TokioRt {
             handle,
             epoch,

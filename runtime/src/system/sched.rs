@@ -49,6 +49,9 @@ const CLOSED: usize = 4;
 /// Its future is gone; it never runs again.
 const DONE: usize = 8;
 
+/// Scheduler ids; 0 is none.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// Tasks a driver polls before it yields its tokio worker to the other tasks there.
 const BUDGET: u32 = 128;
 /// Every this many tasks, a driver looks at the shared queue before its own, so that
@@ -65,6 +68,8 @@ trait Run: Send + Sync {
     fn run(self: Arc<Self>, queue: &Worker<Task>);
     /// Drops the future now unless a driver polls it, which then drops it after its poll.
     fn close(self: Arc<Self>);
+    /// Queues it on its own scheduler's shared queue (it is scheduled already).
+    fn reschedule(self: Arc<Self>);
 }
 
 /// One actor task (or a timer of one): its state, its future, and where it is listed.
@@ -255,6 +260,11 @@ where
         }
     }
 
+    fn reschedule(self: Arc<Self>) {
+        let shared = self.shared.clone();
+        shared.inject(self);
+    }
+
     fn close(self: Arc<Self>) {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
@@ -297,6 +307,10 @@ struct Shared {
     live: Mutex<Live>,
     /// No more tasks: the system is gone or its runtime is shutting down.
     closed: AtomicBool,
+    /// Unique in the process (an address could be reused by the next scheduler).
+    id: u64,
+    /// Whether an ask from a tokio task may run the actor it woke (see `Scheduler::help`).
+    helping: bool,
 }
 
 /// The live tasks, by key. A map rather than a slab: its capacity follows the number of live
@@ -337,12 +351,22 @@ impl Shared {
     /// Queues a task on the shared queue and wakes a parked driver for it.
     fn inject(&self, task: Task) {
         self.injector.push(task);
-        // Pairs with the fence of `park`: this sees the parked bit, or the parking driver
-        // sees this task.
+        // Pairs with the fences of `park` and `close`: this sees the parked bit, or the
+        // parking driver sees this task; this sees the scheduler closed, or the closer sees
+        // this task.
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) != 0 {
             self.unpark_one();
         }
+        if self.closed.load(Ordering::Relaxed) {
+            // A wake-up or a spawn that raced the close: no driver will take the task (it
+            // is closed, or will be by the closer), and queued it would keep the scheduler.
+            self.drain_injector();
+        }
+    }
+
+    fn drain_injector(&self) {
+        while !matches!(self.injector.steal(), Steal::Empty) {}
     }
 
     /// Wakes one parked driver, if one is.
@@ -433,6 +457,8 @@ impl Shared {
     /// (after its poll, for one a driver polls now).
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        // Pairs with the fence of `inject`.
+        fence(Ordering::SeqCst);
         let tasks = {
             let mut live = self.live.lock();
             live.closed = true;
@@ -443,9 +469,9 @@ impl Shared {
         for task in tasks.into_values() {
             task.close();
         }
-        // Queued entries hold their tasks, and each task its scheduler: let go of them. (No
-        // task is queued from now on: a closed one is never woken, and no new one is made.)
-        while !matches!(self.injector.steal(), Steal::Empty) {}
+        // Queued entries hold their tasks, and each task its scheduler: let go of them. (A
+        // task queued from now on is let go by `inject`.)
+        self.drain_injector();
     }
 }
 
@@ -467,8 +493,19 @@ thread_local! {
     static CURRENT: Cell<*const Local> = const { Cell::new(ptr::null()) };
     /// The queue of a thread that runs the actors its own send woke (see `Scheduler::help`).
     static HELPER: Worker<Task> = Worker::new_fifo();
-    /// The scheduler whose driver last ran on this thread: a thread of its runtime.
-    static HOSTS: Cell<*const Shared> = const { Cell::new(ptr::null()) };
+    /// The scheduler whose driver last ran on this thread (its id): a thread of its runtime.
+    static HOSTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Hands the tasks left on a helper's queue to their schedulers' drivers.
+struct Leftovers<'a>(&'a Worker<Task>);
+
+impl Drop for Leftovers<'_> {
+    fn drop(&mut self) {
+        while let Some(task) = self.0.pop() {
+            task.reschedule();
+        }
+    }
 }
 
 /// Restores the thread's previous driver when a poll ends, a panic included.
@@ -586,7 +623,7 @@ impl Driver {
             woke: Cell::new(false),
         };
         let _entered = enter(&local);
-        HOSTS.set(Arc::as_ptr(&self.shared));
+        HOSTS.set(self.shared.id);
         let mut polled = 0;
         loop {
             if self.shared.closed.load(Ordering::Acquire) {
@@ -650,8 +687,9 @@ pub(crate) struct Scheduler {
 }
 
 impl Scheduler {
-    /// A scheduler with one driver per worker thread of `handle`'s runtime.
-    pub(crate) fn new(handle: &tokio::runtime::Handle) -> Scheduler {
+    /// A scheduler with one driver per worker thread of `handle`'s runtime; `helping`: an ask
+    /// from a tokio task may run the actor it woke (see [`help`](Scheduler::help)).
+    pub(crate) fn new(handle: &tokio::runtime::Handle, helping: bool) -> Scheduler {
         // One bit per driver in `parked`.
         let drivers = handle.metrics().num_workers().clamp(1, 64);
         let queues: Vec<Worker<Task>> = (0..drivers).map(|_| Worker::new_fifo()).collect();
@@ -662,6 +700,8 @@ impl Scheduler {
             parked: AtomicU64::new(0),
             live: Mutex::new(Live::default()),
             closed: AtomicBool::new(false),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            helping,
         });
         for (index, queue) in queues.into_iter().enumerate() {
             drop(handle.spawn(Driver {
@@ -719,8 +759,8 @@ impl Scheduler {
     /// left at the end, go to the drivers.
     pub(crate) fn help<R>(&self, send: impl FnOnce() -> R) -> R {
         let shared = Arc::as_ptr(&self.shared);
-        let hosts = HOSTS.try_with(Cell::get).unwrap_or(ptr::null());
-        if !ptr::eq(hosts, shared)
+        if !self.shared.helping
+            || HOSTS.try_with(Cell::get).unwrap_or(0) != self.shared.id
             || tokio::task::try_id().is_none()
             || !CURRENT.try_with(|c| c.get().is_null()).unwrap_or(false)
         {
@@ -735,7 +775,9 @@ impl Scheduler {
                 helper: true,
                 woke: Cell::new(false),
             };
-            let entered = enter(&local);
+            // Whatever is left goes to the drivers, even if something below panicked.
+            let _leftovers = Leftovers(queue);
+            let _entered = enter(&local);
             let sent = send.take().map(|send| send());
             let mut polled = 0;
             while polled < BUDGET && !local.yielded.get() {
@@ -743,10 +785,6 @@ impl Scheduler {
                 local.woke.set(false);
                 task.run(queue);
                 polled += 1;
-            }
-            drop(entered);
-            while let Some(task) = queue.pop() {
-                self.shared.inject(task);
             }
             sent
         });
@@ -898,7 +936,7 @@ mod tests {
         const TASKS: usize = if cfg!(miri) { 5 } else { 50 };
         const LAPS: usize = if cfg!(miri) { 20 } else { 400 };
         let runtime = multi_thread();
-        let sched = Scheduler::new(runtime.handle());
+        let sched = Scheduler::new(runtime.handle(), true);
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..TASKS)
             .map(|_| mpsc::unbounded_channel::<usize>())
             .unzip();
@@ -944,7 +982,7 @@ mod tests {
         // between rounds: a lost wake-up hangs the test.
         const ROUNDS: usize = if cfg!(miri) { 50 } else { 2_000 };
         let runtime = multi_thread();
-        let sched = Scheduler::new(runtime.handle());
+        let sched = Scheduler::new(runtime.handle(), true);
         let (to_task, mut inbox) = mpsc::unbounded_channel::<usize>();
         let (to_thread, from_task) = std::sync::mpsc::channel::<usize>();
         sched.spawn(async move {
@@ -963,7 +1001,7 @@ mod tests {
     #[test]
     fn an_aborted_task_is_dropped_whether_idle_or_running() {
         let runtime = multi_thread();
-        let sched = Scheduler::new(runtime.handle());
+        let sched = Scheduler::new(runtime.handle(), true);
         let dropped = Arc::new(AtomicBool::new(false));
         let (polled, was_polled) = oneshot::channel::<()>();
         let mut polled = Some(polled);
@@ -1015,7 +1053,7 @@ mod tests {
     #[test]
     fn a_panicking_task_ends_alone() {
         let runtime = multi_thread();
-        let sched = Scheduler::new(runtime.handle());
+        let sched = Scheduler::new(runtime.handle(), true);
         let (tx, rx) = oneshot::channel();
         sched.spawn(async { panic!("a task's own bug") });
         sched.spawn(async move { tx.send(7).unwrap() });
@@ -1032,7 +1070,7 @@ mod tests {
                     .build()
                     .unwrap(),
             };
-            let sched = Scheduler::new(runtime.handle());
+            let sched = Scheduler::new(runtime.handle(), true);
             let tasks = if cfg!(miri) { 5 } else { 100 };
             let flags: Vec<Arc<AtomicBool>> = (0..tasks).map(|_| Arc::default()).collect();
             for flag in &flags {
@@ -1061,11 +1099,38 @@ mod tests {
     }
 
     #[test]
+    fn a_task_queued_after_the_close_is_let_go() {
+        // A wake-up that raced the close pushes its task after the closer drained the queue:
+        // kept there, the task would keep the scheduler alive.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let sched = Scheduler::new(runtime.handle(), true);
+        let shared = Arc::downgrade(&sched.shared);
+        let waker_side = sched.shared.clone();
+        let Ok(task) = sched.shared.list(async {}) else {
+            panic!("the scheduler is open")
+        };
+        // The last close, the drivers' end, then the racing push.
+        drop(sched);
+        runtime.block_on(async {
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert_eq!(runtime.metrics().num_alive_tasks(), 0, "the driver ended");
+        waker_side.inject(task);
+        drop(waker_side);
+        drop(runtime);
+        assert!(shared.upgrade().is_none(), "the scheduler leaked");
+    }
+
+    #[test]
     fn a_dropped_scheduler_ends_its_drivers_and_tasks() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let sched = Scheduler::new(runtime.handle());
+        let sched = Scheduler::new(runtime.handle(), true);
         let flag = Arc::new(AtomicBool::new(false));
         sched.spawn(idle_forever(flag.clone()));
         runtime.block_on(tokio::task::yield_now());
