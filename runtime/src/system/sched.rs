@@ -70,6 +70,10 @@ trait Run: Send + Sync {
     fn close(self: Arc<Self>);
     /// Queues it on its own scheduler's shared queue (it is scheduled already).
     fn reschedule(self: Arc<Self>);
+    /// Has its future dropped by a driver: at once if it is idle, after its poll if it runs.
+    fn abort(self: Arc<Self>);
+    /// Whether its future is gone.
+    fn is_done(&self) -> bool;
 }
 
 /// One actor task (or a timer of one): its state, its future, and where it is listed.
@@ -125,31 +129,21 @@ where
         self.shared.forget(self.key);
     }
 
-    /// Aborts the task: its future is dropped by a driver, at once if it is idle, after its
-    /// poll if it runs.
-    fn abort(self: Arc<Self>) {
+    /// Sets `CLOSED` unless a bit of `settled` is set, and with it `claim` unless a bit of
+    /// `busy` is: `true` when this call claimed (the caller then owes the task its end).
+    fn mark_closed(&self, settled: usize, busy: usize, claim: usize) -> bool {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
-            if state & (CLOSED | DONE) != 0 {
-                return;
+            if state & settled != 0 {
+                return false;
             }
-            let busy = state & (SCHEDULED | RUNNING) != 0;
-            let next = if busy {
-                state | CLOSED
-            } else {
-                state | CLOSED | SCHEDULED
-            };
+            let claims = state & busy == 0;
+            let next = state | CLOSED | if claims { claim } else { 0 };
             match self
                 .state
                 .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => {
-                    if !busy {
-                        let shared = self.shared.clone();
-                        shared.schedule(self);
-                    }
-                    return;
-                }
+                Ok(_) => return claims,
                 Err(actual) => state = actual,
             }
         }
@@ -266,30 +260,23 @@ where
     }
 
     fn close(self: Arc<Self>) {
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
-            if state & DONE != 0 {
-                return;
-            }
-            let running = state & RUNNING != 0;
-            let next = if running {
-                state | CLOSED
-            } else {
-                state | CLOSED | RUNNING
-            };
-            match self
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    if !running {
-                        self.complete();
-                    }
-                    return;
-                }
-                Err(actual) => state = actual,
-            }
+        // An idle or queued task is dropped here; a running one by its driver after the poll.
+        if self.mark_closed(DONE, RUNNING, RUNNING) {
+            self.complete();
         }
+    }
+
+    fn abort(self: Arc<Self>) {
+        // An idle task is queued for a driver to drop; a queued or running one is dropped by
+        // the driver that takes it or polls it.
+        if self.mark_closed(CLOSED | DONE, SCHEDULED | RUNNING, SCHEDULED) {
+            let shared = self.shared.clone();
+            shared.schedule(self);
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.state.load(Ordering::Acquire) & DONE != 0
     }
 }
 
@@ -724,7 +711,7 @@ impl Scheduler {
         match self.shared.list(future) {
             Ok(task) => {
                 let handle = SchedTask {
-                    abort: Some(task.clone()),
+                    task: Some(task.clone()),
                 };
                 self.shared.schedule(task);
                 handle
@@ -732,7 +719,7 @@ impl Scheduler {
             Err(future) => {
                 // Closed: the future is dropped unpolled, as a shut-down runtime does.
                 drop(future);
-                SchedTask { abort: None }
+                SchedTask { task: None }
             }
         }
     }
@@ -834,36 +821,18 @@ impl fmt::Debug for Scheduler {
 #[derive(Clone)]
 pub(crate) struct SchedTask {
     /// `None`: spawned on a closed scheduler, dropped at once.
-    abort: Option<Arc<dyn Abort>>,
-}
-
-trait Abort: Send + Sync {
-    fn abort(self: Arc<Self>);
-    fn is_done(&self) -> bool;
-}
-
-impl<F> Abort for TaskCell<F>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    fn abort(self: Arc<Self>) {
-        TaskCell::abort(self);
-    }
-
-    fn is_done(&self) -> bool {
-        self.state.load(Ordering::Acquire) & DONE != 0
-    }
+    task: Option<Task>,
 }
 
 impl SchedTask {
     pub(crate) fn abort(&self) {
-        if let Some(task) = &self.abort {
+        if let Some(task) = &self.task {
             task.clone().abort();
         }
     }
 
     pub(crate) fn is_finished(&self) -> bool {
-        self.abort.as_ref().is_none_or(|task| task.is_done())
+        self.task.as_ref().is_none_or(|task| task.is_done())
     }
 }
 
