@@ -61,13 +61,13 @@
 //!   would need the tail there). Only a receiver parked at offset 0 of a hollow lap (nothing
 //!   came since it last parked) parks without moving.
 //! - A burst (a lap left at a park with its full block) gives its blocks back at the park
-//!   that ends it, the lap's and the spare, unless it is the third burst in a row
+//!   that ends it, the lap's and the pool's (below), unless it is the third burst in a row
 //!   ([`KEEP_AFTER_BURSTS`]; a lap of one message each ends a row). A burst taken in two or
 //!   three goes, as an actor running beside its sender takes one, is not yet a pattern.
-//! - From the third burst in a row on, the full block the receiver left becomes the spare
-//!   (or is freed if there is one), and the spare is marked ([`IDLE_SPARE`], a bit of its
-//!   pointer). A sender that takes the spare takes the mark with it; a spare still marked at
-//!   the next park was not needed since, and is freed. So the blocks of back-to-back bursts
+//! - From the third burst in a row on, one block stays: the pool's first, or else the full
+//!   block the receiver left; the rest are freed. That *spare* is marked ([`IDLE_SPARE`], a
+//!   bit of the pool's word). A sender that takes a block takes the mark with it; a spare
+//!   still marked at the next park was not needed since, and is freed. So the blocks of back-to-back bursts
 //!   outlive them by one park: an actor that gets bursts allocates nothing for them in the
 //!   steady state, and one that gets a single message after a burst is back to the small
 //!   block. One that gets nothing more is listed with the system's sweeper
@@ -84,10 +84,16 @@
 //!
 //! An actor asked one question at a time therefore never allocates a full block (each message
 //! goes through the small block, on the senders' and the receiver's fast paths). A block the
-//! receiver has finished while more messages follow is kept as the spare for the next block a
-//! sender needs, so a busy mailbox allocates nothing in the steady state either. What stays
-//! with an idle actor is the small block, and after back-to-back bursts the spare, until the
-//! next park or the sweep.
+//! receiver has finished while more messages follow goes to the queue's *pool* for the next
+//! blocks senders need: up to a mailbox's worth ([`POOL_MAX`] blocks at most, enough for the
+//! default 1,024 messages), so a busy mailbox allocates nothing in the steady state either,
+//! even one its sender fills while the receiver waits its turn and that the receiver then
+//! takes whole (an actor on the same worker thread as its sender). The pool is a stack
+//! linked through the blocks' `next`, behind a lock bit in its word ([`POOL_LOCKED`]) held
+//! for a few instructions per block: a pop must read the top block's `next`, which a
+//! lock-free stack could only do safely with the receiver's frees deferred. What stays with an
+//! idle actor is the small block, and after back-to-back bursts the spare, until the next
+//! park or the sweep.
 //!
 //! # Safety argument, in short
 //!
@@ -109,6 +115,10 @@
 //!   block twice.
 //! - The receiver's state (`head`) is touched only by the single consumer: the actor's task,
 //!   which is the only caller of the `&self` methods documented as receiver-only, or `Drop`.
+//! - Pooled blocks are reached only under the pool's lock (acquired by a compare-exchange,
+//!   released by a store): a block is pushed by whoever owns it (the receiver that finished
+//!   it, a sender that took one and did not need it), and popped or freed off the pool only
+//!   by the lock's holder, so no one reads the `next` of a block another thread took.
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
@@ -169,6 +179,10 @@ const SKIPPED: u8 = 2;
 struct Block<T, const N: usize = BLOCK_CAP> {
     next: AtomicPtr<Block<T>>,
     states: [AtomicU8; N],
+    /// While the block is in the queue's pool: how many pooled blocks it heads (itself
+    /// included). Read and written under the pool's lock only; a byte that sits in the
+    /// padding before the values.
+    pooled: AtomicU8,
     values: [UnsafeCell<MaybeUninit<T>>; N],
 }
 
@@ -186,6 +200,7 @@ impl<T, const N: usize> Block<T, N> {
         unsafe {
             ptr::addr_of_mut!((*raw).next).write(AtomicPtr::new(ptr::null_mut()));
             ptr::addr_of_mut!((*raw).states).write([const { AtomicU8::new(EMPTY) }; N]);
+            ptr::addr_of_mut!((*raw).pooled).write(AtomicU8::new(0));
             block.assume_init()
         }
     }
@@ -235,7 +250,10 @@ pub(crate) struct Queue<T> {
     /// The small block of every hollow lap, allocated by the first sender and kept until the
     /// queue is dropped.
     first: AtomicPtr<SmallBlock<T>>,
-    /// A finished block kept for reuse, marked with [`IDLE_SPARE`] at a park.
+    /// Finished blocks kept for reuse while the receiver is busy (a stack linked through
+    /// `next`, at most [`pool_limit`](Queue::pool_limit) deep); one at most once it parked,
+    /// then marked with [`IDLE_SPARE`]. The word's [`POOL_LOCKED`] bit is a lock held for the
+    /// few instructions that push or pop a block.
     spare: AtomicPtr<Block<T>>,
     capacity: usize,
     release_every: u32,
@@ -245,9 +263,10 @@ pub(crate) struct Queue<T> {
     wakers: Wakers,
     head: UnsafeCell<Head<T>>,
     /// How often the receiver gave a lap up and a sender installed a hollow lap's block, for
-    /// the stress tests to show that they raced over both.
+    /// the stress tests to show that they raced over both; and how many full blocks senders
+    /// allocated.
     #[cfg(test)]
-    counts: (AtomicUsize, AtomicUsize),
+    counts: (AtomicUsize, AtomicUsize, AtomicUsize),
 }
 
 /// Who to wake: the receiver, and senders waiting for room. Not generic, so that a
@@ -340,12 +359,20 @@ const fn sequence(position: usize) -> usize {
 }
 
 /// The mark on `spare` of a block kept when the receiver last parked and not taken since.
-/// Blocks are aligned to at least 8 bytes, so the pointer's lowest bit is free.
+/// Blocks are aligned to at least 8 bytes, so the pointer's lowest bits are free.
 const IDLE_SPARE: usize = 1;
 
-/// The block `spare` points to, without its mark.
+/// The lock bit of `spare`: set while one side pushes or pops a block (see [`Queue::lock_pool`]).
+const POOL_LOCKED: usize = 2;
+
+/// The most blocks a busy mailbox keeps for reuse: enough for a default mailbox's 1,024
+/// messages (33 blocks and the one of a hollow lap's start), so that an actor that takes a
+/// full mailbox at a time while its sender waits allocates nothing in the steady state.
+const POOL_MAX: u8 = 34;
+
+/// The block `spare` points to, without its mark or lock bit.
 fn untagged<T>(spare: *mut Block<T>) -> *mut Block<T> {
-    spare.map_addr(|a| a & !IDLE_SPARE)
+    spare.map_addr(|a| a & !(IDLE_SPARE | POOL_LOCKED))
 }
 
 /// How many messages count against the capacity with the tail word at `tail` and `released`
@@ -418,7 +445,11 @@ impl<T> Queue<T> {
                 senders: Mutex::new(Vec::new()),
             },
             #[cfg(test)]
-            counts: (AtomicUsize::new(0), AtomicUsize::new(0)),
+            counts: (
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+            ),
         }
     }
 
@@ -677,29 +708,101 @@ impl<T> Queue<T> {
         }
     }
 
-    /// A full block for a sender: the spare if there is one, else a new allocation.
+    /// A full block for a sender: one from the pool if there is one, else a new allocation.
     fn take_block(&self) -> Box<Block<T>> {
-        let spare = self.spare.swap(ptr::null_mut(), Acquire);
-        if spare.is_null() {
+        let allocate = || {
+            #[cfg(test)]
+            self.counts.2.fetch_add(1, Relaxed);
             Block::new()
+        };
+        // A load only, for a mailbox that keeps no block (most of them, most of the time).
+        if untagged(self.spare.load(Relaxed)).is_null() {
+            return allocate();
+        }
+        let pool = self.lock_pool();
+        let top = untagged(pool);
+        if top.is_null() {
+            self.unlock_pool(pool);
+            return allocate();
+        }
+        // SAFETY: pooled blocks are owned by the queue and reached only under the lock.
+        let rest = unsafe { (*top).next.swap(ptr::null_mut(), Relaxed) };
+        // The mark goes with the block: the pool was needed since the receiver parked.
+        self.unlock_pool(rest);
+        // SAFETY: as above; off the pool, the block is ours (allocated by `Block::new`).
+        unsafe { Box::from_raw(top) }
+    }
+
+    /// Pools a full block no one uses, or frees it if the pool is full. Its slots must all be
+    /// `EMPTY`, and nothing may point to it.
+    fn recycle(&self, block: *mut Block<T>) {
+        let pool = self.lock_pool();
+        let top = untagged(pool);
+        // SAFETY: pooled blocks are reached only under the lock.
+        let depth = if top.is_null() {
+            0
         } else {
-            // SAFETY: blocks in `spare` are owned by the queue and reachable from nowhere
-            // else; the swap made this one ours.
-            unsafe { Box::from_raw(untagged(spare)) }
+            unsafe { (*top).pooled.load(Relaxed) }
+        };
+        if depth >= self.pool_limit() {
+            self.unlock_pool(pool);
+            // SAFETY: the caller owns `block`; it was allocated by `Block::new`.
+            drop(unsafe { Box::from_raw(block) });
+            return;
+        }
+        // SAFETY: the caller owns `block`.
+        unsafe {
+            (*block).next.store(top, Relaxed);
+            (*block).pooled.store(depth + 1, Relaxed);
+        }
+        // A block given back keeps the mark: it says no block was taken since the park.
+        self.unlock_pool(block.map_addr(|a| a | (pool.addr() & IDLE_SPARE)));
+    }
+
+    /// How many blocks the pool keeps: a mailbox's worth, at most [`POOL_MAX`].
+    fn pool_limit(&self) -> u8 {
+        let blocks = self.capacity / BLOCK_CAP + 2;
+        u8::try_from(blocks).map_or(POOL_MAX, |b| b.min(POOL_MAX))
+    }
+
+    /// Takes the pool's lock; returns the pool (its top block and mark). Whoever holds it
+    /// runs a few instructions, allocating and freeing nothing, before
+    /// [`unlock_pool`](Queue::unlock_pool).
+    fn lock_pool(&self) -> *mut Block<T> {
+        let backoff = Backoff::new();
+        loop {
+            let pool = self.spare.load(Relaxed);
+            if pool.addr() & POOL_LOCKED == 0
+                && self
+                    .spare
+                    .compare_exchange_weak(
+                        pool,
+                        pool.map_addr(|a| a | POOL_LOCKED),
+                        Acquire,
+                        Relaxed,
+                    )
+                    .is_ok()
+            {
+                return pool;
+            }
+            backoff.snooze();
         }
     }
 
-    /// Keeps a full block no one uses as the spare, or frees it if there is one already.
-    fn recycle(&self, block: *mut Block<T>) {
-        // SAFETY: the caller owns `block`: every slot is `EMPTY` and nothing points to it.
-        unsafe { (*block).next.store(ptr::null_mut(), Relaxed) };
-        if self
-            .spare
-            .compare_exchange(ptr::null_mut(), block, Release, Relaxed)
-            .is_err()
-        {
-            // SAFETY: as above; it was allocated by `Block::new`.
+    /// Leaves `pool` (top block and mark) as the pool and lets go of the lock.
+    fn unlock_pool(&self, pool: *mut Block<T>) {
+        debug_assert_eq!(pool.addr() & POOL_LOCKED, 0);
+        self.spare.store(pool, Release);
+    }
+
+    /// Frees a chain of pooled blocks, taken off the pool.
+    fn free_chain(mut block: *mut Block<T>) {
+        while !block.is_null() {
+            // SAFETY: the caller took the chain off the pool: its blocks are ours alone,
+            // allocated by `Block::new`.
+            let next = unsafe { (*block).next.load(Relaxed) };
             drop(unsafe { Box::from_raw(block) });
+            block = next;
         }
     }
 
@@ -868,7 +971,7 @@ impl<T> Queue<T> {
         } else {
             (head.bursts + 1).min(KEEP_AFTER_BURSTS)
         };
-        let spare = self.spare.load(Relaxed);
+        let spare = untagged(self.spare.load(Relaxed));
         if spare.is_null() && block.is_null() {
             return;
         }
@@ -876,7 +979,7 @@ impl<T> Queue<T> {
             self.give_back(block);
             return;
         }
-        if self.keep_or_free(block, spare) && !self.wakers.sweep_listed.swap(true, AcqRel) {
+        if self.keep_or_free(block) && !self.wakers.sweep_listed.swap(true, AcqRel) {
             head.sweep_request = true;
         }
     }
@@ -891,38 +994,52 @@ impl<T> Queue<T> {
         // SAFETY: as in `keep_or_free`: with the tail in a later lap, nothing refers to the
         // block any more; it was allocated by `Block::new`.
         drop(unsafe { Box::from_raw(block) });
-        let spare = self.spare.swap(ptr::null_mut(), Acquire);
-        if !spare.is_null() {
-            // SAFETY: blocks in `spare` are owned by the queue alone; the swap made this one
-            // ours.
-            drop(unsafe { Box::from_raw(untagged(spare)) });
-        }
+        let pool = self.lock_pool();
+        self.unlock_pool(ptr::null_mut());
+        Self::free_chain(untagged(pool));
     }
 
-    /// The spare's turn at a park: a spare marked at the last park and not taken since is
-    /// freed; `block` (the lap the receiver left, or null) becomes the spare if there is none
-    /// and is freed otherwise; and the spare left is marked, to be freed at the next park
-    /// unless a sender takes it first. So a burst's blocks outlive it by one park at most.
-    /// Returns whether a marked spare is left.
+    /// The pool's turn at a park after bursts in a row: a pool marked at the last park and
+    /// not taken from since is freed; one block is kept, the pool's top or else `block` (the
+    /// lap the receiver left, or null), and the rest freed; and the block kept is marked, to
+    /// be freed at the next park unless a sender takes it first. So a burst's blocks outlive
+    /// it by one park at most. Returns whether a marked block is left.
     #[cold]
-    fn keep_or_free(&self, block: *mut Block<T>, spare: *mut Block<T>) -> bool {
-        self.free_if_marked(spare);
+    fn keep_or_free(&self, block: *mut Block<T>) -> bool {
+        let pool = self.lock_pool();
+        let mut free = ptr::null_mut();
+        let mut top = untagged(pool);
+        if pool.addr() & IDLE_SPARE != 0 {
+            free = top;
+            top = ptr::null_mut();
+        }
+        let mut block = block;
+        if top.is_null() {
+            top = std::mem::replace(&mut block, ptr::null_mut());
+        }
+        if !top.is_null() {
+            // SAFETY: pooled blocks are reached only under the lock; `block`, if it became
+            // the top, is ours (below). Either way nothing else refers to it.
+            let rest = unsafe {
+                (*top).pooled.store(1, Relaxed);
+                (*top).next.swap(ptr::null_mut(), Relaxed)
+            };
+            if free.is_null() {
+                free = rest;
+            } else {
+                Self::free_chain(rest);
+            }
+        }
+        self.unlock_pool(top.map_addr(|a| if a == 0 { 0 } else { a | IDLE_SPARE }));
+        Self::free_chain(free);
         if !block.is_null() {
             // SAFETY: the tail stood on the receiver's position, so every slot of the block
             // that was claimed has been taken, and with the tail in a later lap no claim in
             // this one can succeed: nothing refers to the block any more (the tail's stale
-            // pointer to it is never read).
-            self.recycle(block);
+            // pointer to it is never read). It was allocated by `Block::new`.
+            drop(unsafe { Box::from_raw(block) });
         }
-        let spare = self.spare.load(Relaxed);
-        if spare.is_null() {
-            return false;
-        }
-        spare.addr() & IDLE_SPARE != 0
-            || self
-                .spare
-                .compare_exchange(spare, spare.map_addr(|a| a | IDLE_SPARE), Relaxed, Relaxed)
-                .is_ok()
+        !top.is_null()
     }
 
     /// Whether the receiver's last park left a marked spare in a queue that is not on the
@@ -940,27 +1057,37 @@ impl<T> Queue<T> {
     /// asks to be listed again. Any thread.
     pub(crate) fn shed_spare(&self) {
         self.wakers.sweep_listed.store(false, SeqCst);
-        self.free_if_marked(self.spare.load(Acquire));
-    }
-
-    /// Frees `spare`, as loaded from the spare's place, if it is marked and still there.
-    fn free_if_marked(&self, spare: *mut Block<T>) {
-        if spare.addr() & IDLE_SPARE != 0
-            && self
-                .spare
-                .compare_exchange(spare, ptr::null_mut(), Acquire, Relaxed)
-                .is_ok()
-        {
-            // SAFETY: blocks in `spare` are owned by the queue alone; the compare-exchange
-            // made this one ours.
-            drop(unsafe { Box::from_raw(untagged(spare)) });
+        if self.spare.load(Acquire).addr() & IDLE_SPARE == 0 {
+            return;
         }
+        let pool = self.lock_pool();
+        if pool.addr() & IDLE_SPARE == 0 {
+            self.unlock_pool(pool);
+            return;
+        }
+        self.unlock_pool(ptr::null_mut());
+        Self::free_chain(untagged(pool));
     }
 
     /// Whether the queue keeps a spare block (for tests outside this module).
     #[cfg(test)]
     pub(crate) fn holds_spare(&self) -> bool {
-        !self.spare.load(SeqCst).is_null()
+        !untagged(self.spare.load(SeqCst)).is_null()
+    }
+
+    /// How many blocks the pool holds (for tests).
+    #[cfg(test)]
+    pub(crate) fn pooled(&self) -> usize {
+        let pool = self.lock_pool();
+        let top = untagged(pool);
+        // SAFETY: pooled blocks are reached only under the lock.
+        let depth = if top.is_null() {
+            0
+        } else {
+            unsafe { (*top).pooled.load(Relaxed) }
+        };
+        self.unlock_pool(pool);
+        usize::from(depth)
     }
 
     /// Whether the receiver parked or yielded since the last call. Receiver only.
@@ -1237,11 +1364,7 @@ impl<T> Drop for Queue<T> {
             // SAFETY: as above; allocated by `SmallBlock::new`, its value dropped above if any.
             drop(unsafe { Box::from_raw(small) });
         }
-        let spare = *self.spare.get_mut();
-        if !spare.is_null() {
-            // SAFETY: the spare is owned by the queue alone.
-            drop(unsafe { Box::from_raw(untagged(spare)) });
-        }
+        Self::free_chain(untagged(*self.spare.get_mut()));
     }
 }
 

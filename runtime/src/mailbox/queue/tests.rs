@@ -265,6 +265,12 @@ fn receive_in_order(
 /// wake-up hangs the test).
 fn stress(senders: usize, per_sender: usize, capacity: Option<usize>, burst: usize) {
     use std::sync::Barrier;
+    // Under Miri, a fiftieth: still many laps, parks and pool hand-overs per run.
+    let per_sender = if cfg!(miri) {
+        per_sender / 50
+    } else {
+        per_sender
+    };
     let q = Arc::new(Queue::new(capacity.and_then(NonZeroUsize::new)));
     let barrier = Arc::new(Barrier::new(senders + 1));
     let handles: Vec<_> = (0..senders)
@@ -339,7 +345,7 @@ fn uses_a_full_block<T>(q: &Queue<T>) -> bool {
 
 /// Whether the queue holds a full block at all: in use, or the spare.
 fn holds_a_full_block<T>(q: &Queue<T>) -> bool {
-    uses_a_full_block(q) || !q.spare.load(SeqCst).is_null()
+    uses_a_full_block(q) || q.holds_spare()
 }
 
 /// Whether the spare is marked: kept at the last park, freed at the next unless taken.
@@ -514,16 +520,17 @@ fn a_busy_mailbox_keeps_a_spare_block() {
     for i in 0..2 * BLOCK_CAP {
         assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == i));
     }
-    assert!(!q.spare.load(SeqCst).is_null(), "a finished block is kept");
+    assert_eq!(q.pooled(), 2, "the finished blocks are kept");
     for i in 3 * BLOCK_CAP..4 * BLOCK_CAP {
         send(&q, i).unwrap();
     }
-    assert!(q.spare.load(SeqCst).is_null(), "and taken for the next lap");
+    assert_eq!(q.pooled(), 1, "and one taken for the next lap");
     assert_eq!(
         drain(&q),
         (2 * BLOCK_CAP..4 * BLOCK_CAP).collect::<Vec<_>>()
     );
     assert!(spare_is_marked(&q), "kept over the park");
+    assert_eq!(q.pooled(), 1, "one of them");
     // The next burst takes it: no allocation.
     let spare = untagged(q.spare.load(SeqCst));
     send(&q, 0).unwrap();
@@ -535,6 +542,55 @@ fn a_busy_mailbox_keeps_a_spare_block() {
     // Not taken before the next park: freed there.
     one_round_trip(&q, 2);
     assert!(!holds_a_full_block(&q));
+}
+
+#[test]
+fn a_mailbox_taken_whole_while_its_senders_wait_allocates_nothing_after_the_first_fill() {
+    // A sender fills the mailbox and waits; the receiver takes it all without parking; the
+    // sender fills it again. The blocks the receiver finished serve the next fill.
+    let capacity = 1024;
+    let q = Queue::new(NonZeroUsize::new(capacity));
+    let mut next = 0;
+    let mut first_fill = 0;
+    for round in 0..4 {
+        while let Ok(slot) = q.try_reserve() {
+            q.push(slot, next);
+            next += 1;
+        }
+        assert_eq!(q.len(), capacity);
+        if round == 0 {
+            first_fill = q.counts.2.load(SeqCst);
+        } else {
+            assert_eq!(
+                q.counts.2.load(SeqCst),
+                first_fill,
+                "fill {round} allocated blocks"
+            );
+        }
+        for i in next - capacity..next {
+            assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == i));
+        }
+        assert!(q.pooled() * BLOCK_CAP >= capacity - BLOCK_CAP);
+        assert!(q.pooled() <= usize::from(POOL_MAX));
+    }
+    // Parked after a burst (a lone one): every block goes back.
+    assert!(pop(&q).is_pending());
+    assert_eq!(q.pooled(), 0);
+    assert!(!holds_a_full_block(&q));
+}
+
+#[test]
+fn the_pool_of_a_small_mailbox_stays_small() {
+    let q = Queue::new(NonZeroUsize::new(40));
+    for _ in 0..3 {
+        for i in 0..40 {
+            send(&q, i).unwrap();
+        }
+        for i in 0..40 {
+            assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == i));
+        }
+        assert!(q.pooled() <= 40 / BLOCK_CAP + 2);
+    }
 }
 
 #[test]
