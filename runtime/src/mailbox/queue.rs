@@ -557,13 +557,16 @@ impl<T> Queue<T> {
             // which this claim installs; else the tail's block (see `try_reserve` for why it is
             // the position's if the claim succeeds).
             let block = if hollow {
-                Box::into_raw(next_block.take().unwrap_or_else(|| self.take_block()))
+                ptr::null_mut()
             } else {
-                if offset + 1 == BLOCK_CAP && next_block.is_none() {
-                    next_block = Some(self.take_block());
-                }
                 self.tail.block.load(Acquire)
             };
+            // A claim that installs a block takes it from the pool once it succeeded (senders
+            // racing for the claim would each take one, and all but one give it back); an
+            // allocation is made before, so that the other senders do not wait through it.
+            if (hollow || offset + 1 == BLOCK_CAP) && next_block.is_none() && self.pool_is_empty() {
+                next_block = Some(self.new_block());
+            }
             // Claim the position; the claimer that sees `PARKED` takes over the wake-up. In a
             // hollow lap, `HOLLOW` stays set on offset 2 until the block is installed.
             let new_tail = (tail + ONE) & !PARKED;
@@ -575,6 +578,8 @@ impl<T> Queue<T> {
                 Ok(_) if hollow => {
                     #[cfg(test)]
                     self.counts.1.fetch_add(1, Relaxed);
+                    let block =
+                        Box::into_raw(next_block.take().unwrap_or_else(|| self.take_block()));
                     self.tail.block.store(block, Release);
                     let small = self.first.load(Acquire);
                     // SAFETY: offset 0 of this lap was claimed, so the small block is
@@ -596,11 +601,8 @@ impl<T> Queue<T> {
                     if offset + 1 == BLOCK_CAP {
                         // This was the block's last slot: install the next one. The
                         // `fetch_add` moves the tail past the marker and keeps the flags.
-                        let next = Box::into_raw(
-                            next_block
-                                .take()
-                                .unwrap_or_else(|| unreachable!("allocated above")),
-                        );
+                        let next =
+                            Box::into_raw(next_block.take().unwrap_or_else(|| self.take_block()));
                         self.tail.block.store(next, Release);
                         self.tail.index.fetch_add(ONE, Release);
                         // SAFETY: the block is alive: this sender's slot in it is unfilled.
@@ -613,10 +615,6 @@ impl<T> Queue<T> {
                     break Ok(self.claimed(value, state, tail & PARKED != 0));
                 }
                 Err(current) => {
-                    if hollow {
-                        // SAFETY: the block was not published; it is still ours.
-                        next_block = Some(unsafe { Box::from_raw(block) });
-                    }
                     tail = current;
                     backoff.spin();
                 }
@@ -710,20 +708,15 @@ impl<T> Queue<T> {
 
     /// A full block for a sender: one from the pool if there is one, else a new allocation.
     fn take_block(&self) -> Box<Block<T>> {
-        let allocate = || {
-            #[cfg(test)]
-            self.counts.2.fetch_add(1, Relaxed);
-            Block::new()
-        };
         // A load only, for a mailbox that keeps no block (most of them, most of the time).
-        if untagged(self.spare.load(Relaxed)).is_null() {
-            return allocate();
+        if self.pool_is_empty() {
+            return self.new_block();
         }
         let pool = self.lock_pool();
         let top = untagged(pool);
         if top.is_null() {
             self.unlock_pool(pool);
-            return allocate();
+            return self.new_block();
         }
         // SAFETY: pooled blocks are owned by the queue and reached only under the lock.
         let rest = unsafe { (*top).next.swap(ptr::null_mut(), Relaxed) };
@@ -731,6 +724,18 @@ impl<T> Queue<T> {
         self.unlock_pool(rest);
         // SAFETY: as above; off the pool, the block is ours (allocated by `Block::new`).
         unsafe { Box::from_raw(top) }
+    }
+
+    /// A newly allocated full block.
+    fn new_block(&self) -> Box<Block<T>> {
+        #[cfg(test)]
+        self.counts.2.fetch_add(1, Relaxed);
+        Block::new()
+    }
+
+    /// Whether the pool holds no block, by a load (a block may come or go at any time).
+    fn pool_is_empty(&self) -> bool {
+        untagged(self.spare.load(Relaxed)).is_null()
     }
 
     /// Pools a full block no one uses, or frees it if the pool is full. Its slots must all be
