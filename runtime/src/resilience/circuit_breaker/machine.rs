@@ -90,13 +90,7 @@ impl Machine {
         if epoch != self.epoch || self.state != BreakerState::Closed {
             return;
         }
-        let good = Outcome {
-            failed: false,
-            slow: false,
-        };
-        for _ in 0..calls {
-            self.window.record(now, good);
-        }
+        self.window.record_good(now, calls);
     }
 
     pub(super) fn take_change(&mut self) -> Option<Change> {

@@ -98,6 +98,24 @@ impl Window {
         }
     }
 
+    /// Records `calls` good calls at `now`, as that many [`record`](Window::record)s do; in
+    /// a few instructions when a full count window holds only good calls (a settled
+    /// breaker's usual state, in which good calls are deferred in batches).
+    pub(super) fn record_good(&mut self, now: Instant, calls: u64) {
+        let good = Outcome {
+            failed: false,
+            slow: false,
+        };
+        match self {
+            Window::Count(window) if window.only_good() => window.skip(calls),
+            _ => {
+                for _ in 0..calls {
+                    self.record(now, good);
+                }
+            }
+        }
+    }
+
     /// The calls in the window at `now`: a time window first lets the old buckets go.
     pub(super) fn totals(&mut self, now: Instant) -> Totals {
         match self {
@@ -159,6 +177,21 @@ impl CountWindow {
             }
         }
         self.totals.add(outcome);
+    }
+
+    /// Whether the ring is full and every outcome in it good.
+    fn only_good(&self) -> bool {
+        self.ring.len() == self.size && self.totals.failed == 0 && self.totals.slow == 0
+    }
+
+    /// Records `calls` good calls into a ring of only good ones: each would replace a good
+    /// outcome with a good one, so only where the next one goes moves.
+    fn skip(&mut self, calls: u64) {
+        debug_assert!(self.only_good());
+        let size = self.size as u64;
+        // `next < size`, and `calls` is a batch of at most a few hundred: no overflow.
+        self.next = usize::try_from((self.next as u64 + calls % size) % size)
+            .unwrap_or_else(|_| unreachable!("below the ring's size"));
     }
 
     fn reset(&mut self) {
@@ -279,6 +312,36 @@ mod tests {
         assert_eq!(layout(Duration::from_secs(3600)), (6 * SECOND, 600));
         assert_eq!(layout(Duration::from_millis(500)), (50_000_000, 10));
         assert_eq!(layout(Duration::from_nanos(3)), (1, 3));
+    }
+
+    #[test]
+    fn good_calls_recorded_at_once_count_as_one_by_one() {
+        // Into a ring of only good calls (the fast way), then into one with a failure (one
+        // by one): both end as the same calls recorded singly would leave them.
+        for history in [vec![OK; 7], vec![OK, FAILED, OK, OK, SLOW_FAILED, OK, OK]] {
+            for calls in [0, 1, 4, 5, 12, 300] {
+                let mut batch = Window::new(SlidingWindow::Count(5));
+                let mut single = Window::new(SlidingWindow::Count(5));
+                for outcome in &history {
+                    batch.record(Instant::ZERO, *outcome);
+                    single.record(Instant::ZERO, *outcome);
+                }
+                batch.record_good(Instant::ZERO, calls);
+                for _ in 0..calls {
+                    single.record(Instant::ZERO, OK);
+                }
+                // The next outcomes land in the same places and evict the same ones.
+                for outcome in [FAILED, OK, SLOW_FAILED, FAILED, OK, OK] {
+                    batch.record(Instant::ZERO, outcome);
+                    single.record(Instant::ZERO, outcome);
+                    assert_eq!(
+                        batch.totals(Instant::ZERO),
+                        single.totals(Instant::ZERO),
+                        "history {history:?}, {calls} good calls"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
