@@ -898,6 +898,15 @@ impl<T> Queue<T> {
     /// Waits until there is something to take (or the queue is drained, or a signal is
     /// raised), without taking it. Receiver only. This is where the receiver parks.
     #[inline(never)]
+    /// Whether a sender has claimed a slot the receiver has not taken, or a signal is raised:
+    /// loads only, for a receiver looking again before it parks. Receiver only.
+    pub(crate) fn has_news(&self) -> bool {
+        // SAFETY: receiver only (see the module docs): no `&mut Head` exists while this runs.
+        let head = unsafe { &*self.head.get() };
+        self.tail.index.load(Acquire) >> SHIFT != head.position
+            || self.wakers.signals.load(Relaxed) != 0
+    }
+
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, signals: bool) -> Poll<Ready> {
         // SAFETY: receiver only (see the module docs): no other `&mut Head` exists.
         let head = unsafe { &mut *self.head.get() };

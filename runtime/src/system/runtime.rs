@@ -178,6 +178,16 @@ impl Rt {
         }
     }
 
+    /// Whether an actor about to park may first look at its mailbox again for a moment: only
+    /// on a driver with nothing else to run (its thread would park next), never simulated
+    /// (the seed's schedule must not depend on timing).
+    pub(crate) fn may_spin_before_park(&self) -> bool {
+        match self {
+            Rt::Tokio(rt) => rt.sched.idle_here(),
+            Rt::Sim(_) => false,
+        }
+    }
+
     /// Lets other tasks run before the caller continues.
     pub(crate) async fn yield_now(&self) {
         match self {

@@ -788,6 +788,15 @@ impl Scheduler {
         self.shared.live.lock().tasks.len()
     }
 
+    /// Whether a driver of this scheduler runs this thread now with nothing else to run: its
+    /// own queue and the shared one are empty (a helping caller never counts as one).
+    pub(crate) fn idle_here(&self) -> bool {
+        self.current().is_some_and(|local| {
+            // SAFETY: the queue is the driver's, on this thread's stack (see `current`).
+            !local.helper && unsafe { &*local.queue }.is_empty() && self.shared.injector.is_empty()
+        })
+    }
+
     /// Whether this thread runs one of this scheduler's drivers now.
     pub(crate) fn is_current(&self) -> bool {
         self.current().is_some()

@@ -312,6 +312,22 @@ fn stress_many_senders_unbounded() {
 }
 
 #[test]
+fn news_is_a_claimed_slot_written_or_not_or_a_signal() {
+    let q: Queue<u32> = Queue::new(NonZeroUsize::new(4));
+    assert!(!q.has_news(), "nothing sent");
+    let slot = q.try_reserve().unwrap();
+    assert!(q.has_news(), "claimed, not yet written");
+    q.push(slot, 1);
+    assert!(q.has_news());
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(1))));
+    assert!(!q.has_news(), "taken");
+    assert!(pop(&q).is_pending());
+    assert!(!q.has_news(), "parked: the lap given up is not news");
+    q.signal(1);
+    assert!(q.has_news(), "a signal");
+}
+
+#[test]
 fn a_skipped_slot_gives_its_room_back() {
     let q: Queue<u32> = Queue::new(NonZeroUsize::new(1));
     send(&q, 1).unwrap();
