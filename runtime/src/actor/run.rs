@@ -397,7 +397,9 @@ fn handle_messages<'a, A: Actor>(
                     state.since_yield >= YIELD_EVERY || cell.queue.node() != 0
                 }
                 Step::Wait => {
-                    if spin_before_park(cell) {
+                    // Only once messages come one after the other: an actor that took one
+                    // message since it last parked (a request, a start) waits for nothing.
+                    if state.since_yield > 1 && spin_before_park(cell) {
                         continue;
                     }
                     let mut parked = false;
@@ -442,8 +444,9 @@ fn handle_messages<'a, A: Actor>(
 }
 
 /// Looks at an empty mailbox again for a moment before the actor parks, when its driver has
-/// nothing else to run: a sender in the middle of a burst, on another worker, sends again
-/// within tens of nanoseconds, and a park costs a compare-exchange here and a wake-up through
+/// nothing else to run and the actor took more than one message since it last parked or
+/// yielded: a sender in the middle of a burst, on another worker, sends again within tens of
+/// nanoseconds, and a park costs a compare-exchange here and a wake-up through
 /// the scheduler for the sender. Returns whether something came. A mailbox with news
 /// already (a slot claimed and not yet written, a signal) is left to the park's own handling,
 /// so that this never spins more than once in a row.
