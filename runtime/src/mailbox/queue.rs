@@ -252,7 +252,8 @@ pub(crate) struct Queue<T> {
     first: AtomicPtr<SmallBlock<T>>,
     /// Finished blocks kept for reuse while the receiver is busy (a stack linked through
     /// `next`, at most [`pool_limit`](Queue::pool_limit) deep); one at most once it parked,
-    /// then marked with [`IDLE_SPARE`]. The word's [`POOL_LOCKED`] bit is a lock held for the
+    /// then marked with [`IDLE_SPARE`] (a sender that took a block before its claim and
+    /// lost the claim to the park may give it back after: one more, until the next park). The word's [`POOL_LOCKED`] bit is a lock held for the
     /// few instructions that push or pop a block.
     spare: AtomicPtr<Block<T>>,
     capacity: usize,
@@ -621,7 +622,15 @@ impl<T> Queue<T> {
             }
         };
         if let Some(unused) = next_block {
-            self.recycle(Box::into_raw(unused));
+            if claimed.is_ok() {
+                // The receiver will take this sender's message and park again after it,
+                // which trims the pool: kept, the block saves the next install an allocation.
+                self.recycle(Box::into_raw(unused));
+            } else {
+                // Full or closed: the receiver may have parked already, trimming the pool,
+                // and a block pooled now would stay with an idle actor.
+                drop(unused);
+            }
         }
         claimed
     }
@@ -796,8 +805,10 @@ impl<T> Queue<T> {
 
     /// Leaves `pool` (top block and mark) as the pool and lets go of the lock.
     fn unlock_pool(&self, pool: *mut Block<T>) {
-        debug_assert_eq!(pool.addr() & POOL_LOCKED, 0);
-        self.spare.store(pool, Release);
+        // Cleared whatever the caller passed: a lock left set would hang every other side.
+        self.spare
+            .store(pool.map_addr(|a| a & !POOL_LOCKED), Release);
+        debug_assert_eq!(pool.addr() & POOL_LOCKED, 0, "a word with the lock bit");
     }
 
     /// Frees a chain of pooled blocks, taken off the pool.
@@ -1021,7 +1032,10 @@ impl<T> Queue<T> {
     #[cold]
     fn keep_or_free(&self, block: *mut Block<T>) -> bool {
         let pool = self.lock_pool();
+        // Chains to free once the lock is let go: a marked pool, and what hung below the
+        // block kept.
         let mut free = ptr::null_mut();
+        let mut rest = ptr::null_mut();
         let mut top = untagged(pool);
         if pool.addr() & IDLE_SPARE != 0 {
             free = top;
@@ -1034,18 +1048,14 @@ impl<T> Queue<T> {
         if !top.is_null() {
             // SAFETY: pooled blocks are reached only under the lock; `block`, if it became
             // the top, is ours (below). Either way nothing else refers to it.
-            let rest = unsafe {
+            rest = unsafe {
                 (*top).pooled.store(1, Relaxed);
                 (*top).next.swap(ptr::null_mut(), Relaxed)
             };
-            if free.is_null() {
-                free = rest;
-            } else {
-                Self::free_chain(rest);
-            }
         }
         self.unlock_pool(top.map_addr(|a| if a == 0 { 0 } else { a | IDLE_SPARE }));
         Self::free_chain(free);
+        Self::free_chain(rest);
         if !block.is_null() {
             // SAFETY: the tail stood on the receiver's position, so every slot of the block
             // that was claimed has been taken, and with the tail in a later lap no claim in

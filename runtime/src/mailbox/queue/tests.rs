@@ -595,18 +595,82 @@ fn a_mailbox_taken_whole_while_its_senders_wait_allocates_nothing_after_the_firs
     assert!(!holds_a_full_block(&q));
 }
 
-#[test]
-fn the_pool_of_a_small_mailbox_stays_small() {
-    let q = Queue::new(NonZeroUsize::new(40));
-    for _ in 0..3 {
-        for i in 0..40 {
-            send(&q, i).unwrap();
-        }
-        for i in 0..40 {
-            assert!(matches!(pop(&q), Poll::Ready(Pop::Item(x)) if x == i));
-        }
-        assert!(q.pooled() <= 40 / BLOCK_CAP + 2);
+/// The blocks in the pool, counted along the chain (not by the top's depth byte).
+fn pool_chain<T>(q: &Queue<T>) -> usize {
+    let pool = q.lock_pool();
+    let mut block = untagged(pool);
+    let mut blocks = 0;
+    while !block.is_null() {
+        blocks += 1;
+        // SAFETY: under the lock, the pooled blocks are the test's to read.
+        block = unsafe { (*block).next.load(SeqCst) };
     }
+    q.unlock_pool(pool);
+    blocks
+}
+
+#[test]
+fn the_pool_keeps_a_mailbox_s_worth_of_blocks_and_frees_the_rest() {
+    for (capacity, limit) in [(Some(40), 3), (Some(1024), 34), (None, 34), (Some(1), 2)] {
+        let q: Queue<usize> = Queue::new(capacity.and_then(NonZeroUsize::new));
+        assert_eq!(usize::from(q.pool_limit()), limit, "capacity {capacity:?}");
+        for given in 1..=limit + 5 {
+            q.recycle(Box::into_raw(Block::new()));
+            assert_eq!(q.pooled(), given.min(limit), "capacity {capacity:?}");
+            assert_eq!(pool_chain(&q), given.min(limit), "capacity {capacity:?}");
+        }
+        // Taken one by one, then allocated anew.
+        for left in (0..limit).rev() {
+            drop(q.take_block());
+            assert_eq!(pool_chain(&q), left);
+            assert_eq!(q.pooled(), left);
+        }
+        let allocated = q.counts.2.load(SeqCst);
+        drop(q.take_block());
+        assert_eq!(q.counts.2.load(SeqCst), allocated + 1);
+    }
+}
+
+#[test]
+fn a_block_given_back_keeps_the_pool_s_mark_and_a_block_taken_clears_it() {
+    let q: Queue<usize> = Queue::new(None);
+    q.recycle(Box::into_raw(Block::new()));
+    assert!(!spare_is_marked(&q));
+    assert!(q.keep_or_free(ptr::null_mut()), "one block kept, marked");
+    assert!(spare_is_marked(&q));
+    q.recycle(Box::into_raw(Block::new()));
+    assert!(spare_is_marked(&q), "giving back is not using the pool");
+    assert_eq!(pool_chain(&q), 2);
+    drop(q.take_block());
+    assert!(!spare_is_marked(&q), "taking is");
+    assert_eq!(pool_chain(&q), 1);
+}
+
+#[test]
+fn the_sweep_frees_a_marked_pool_and_leaves_a_busy_one() {
+    let q: Queue<usize> = Queue::new(None);
+    q.recycle(Box::into_raw(Block::new()));
+    q.recycle(Box::into_raw(Block::new()));
+    q.shed_spare();
+    assert_eq!(pool_chain(&q), 2, "not marked: the actor is busy");
+    assert!(q.keep_or_free(ptr::null_mut()));
+    assert_eq!(pool_chain(&q), 1, "a park keeps one");
+    q.shed_spare();
+    assert_eq!(pool_chain(&q), 0, "marked and not taken since: freed");
+    assert!(!q.holds_spare());
+}
+
+#[test]
+fn a_marked_pool_not_taken_from_before_the_next_park_is_freed_there() {
+    let q: Queue<usize> = Queue::new(None);
+    q.recycle(Box::into_raw(Block::new()));
+    assert!(q.keep_or_free(ptr::null_mut()));
+    let block = Box::into_raw(Block::new());
+    // The next park after bursts: the marked pool goes, the lap's block stays, marked.
+    assert!(q.keep_or_free(block));
+    assert_eq!(pool_chain(&q), 1);
+    assert_eq!(untagged(q.spare.load(SeqCst)), block);
+    assert!(spare_is_marked(&q));
 }
 
 #[test]
