@@ -788,13 +788,18 @@ impl Scheduler {
         self.shared.live.lock().tasks.len()
     }
 
-    /// Whether a driver of this scheduler runs this thread now with nothing else to run: its
-    /// own queue and the shared one are empty (a helping caller never counts as one).
+    /// Whether a driver of this scheduler runs this thread now with nothing else to run (its
+    /// own queue and the shared one are empty; a helping caller never counts as one), and
+    /// another worker thread could be sending meanwhile (on a single worker, the sender waits
+    /// for this thread).
     pub(crate) fn idle_here(&self) -> bool {
-        self.current().is_some_and(|local| {
-            // SAFETY: the queue is the driver's, on this thread's stack (see `current`).
-            !local.helper && unsafe { &*local.queue }.is_empty() && self.shared.injector.is_empty()
-        })
+        self.shared.stealers.len() > 1
+            && self.current().is_some_and(|local| {
+                // SAFETY: the queue is the driver's, on this thread's stack (see `current`).
+                !local.helper
+                    && unsafe { &*local.queue }.is_empty()
+                    && self.shared.injector.is_empty()
+            })
     }
 
     /// Whether this thread runs one of this scheduler's drivers now.
