@@ -67,10 +67,10 @@
 //! - From the third burst in a row on, one block stays: the pool's first, or else the full
 //!   block the receiver left; the rest are freed. That *spare* is marked ([`IDLE_SPARE`], a
 //!   bit of the pool's word). A sender that takes a block takes the mark with it; a spare
-//!   still marked at the next park was not needed since, and is freed. So the blocks of back-to-back bursts
-//!   outlive them by one park: an actor that gets bursts allocates nothing for them in the
-//!   steady state, and one that gets a single message after a burst is back to the small
-//!   block. One that gets nothing more is listed with the system's sweeper
+//!   still marked at the next park was not needed since, and is freed. So the blocks of
+//!   back-to-back bursts outlive them by one park: an actor that gets bursts allocates
+//!   nothing for them in the steady state, and one that gets a single message after a burst
+//!   is back to the small block. One that gets nothing more is listed with the system's sweeper
 //!   ([`Queue::take_sweep_request`]), which frees the spare if it is still marked within 10 s
 //!   ([`Queue::shed_spare`]).
 //!
@@ -252,9 +252,10 @@ pub(crate) struct Queue<T> {
     first: AtomicPtr<SmallBlock<T>>,
     /// Finished blocks kept for reuse while the receiver is busy (a stack linked through
     /// `next`, at most [`pool_limit`](Queue::pool_limit) deep); one at most once it parked,
-    /// then marked with [`IDLE_SPARE`] (a sender that took a block before its claim and
-    /// lost the claim to the park may give it back after: one more, until the next park). The word's [`POOL_LOCKED`] bit is a lock held for the
-    /// few instructions that push or pop a block.
+    /// then marked with [`IDLE_SPARE`] (a sender that took a block before its claim, lost the
+    /// claim to the park and then claimed a slot gives it back after: one more, until the
+    /// next park). The word's [`POOL_LOCKED`] bit is a lock held for the few instructions
+    /// that push or pop a block.
     spare: AtomicPtr<Block<T>>,
     capacity: usize,
     release_every: u32,
