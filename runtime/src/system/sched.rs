@@ -724,12 +724,14 @@ impl Scheduler {
         }
     }
 
-    /// The driver of this scheduler that runs on this thread now, if one does.
-    fn current(&self) -> Option<&Local> {
+    /// Calls `f` with the driver of this scheduler that runs on this thread now, if one
+    /// does. (A closure, so that the reference cannot outlive the driver's poll.)
+    fn with_current<R>(&self, f: impl FnOnce(&Local) -> R) -> Option<R> {
         let local = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
-        // SAFETY: see `Shared::schedule`; the reference does not outlive the caller's poll.
+        // SAFETY: see `Shared::schedule`: `CURRENT` points at the `Local` of a driver's poll
+        // on this thread's stack, which is still running: this call is inside it.
         let local = unsafe { local.as_ref() }?;
-        ptr::eq(local.shared, Arc::as_ptr(&self.shared)).then_some(local)
+        ptr::eq(local.shared, Arc::as_ptr(&self.shared)).then(|| f(local))
     }
 
     /// Calls `send` (an ask's push), and runs on this thread the task its wake-up made
@@ -794,25 +796,26 @@ impl Scheduler {
     /// for this thread).
     pub(crate) fn idle_here(&self) -> bool {
         self.shared.stealers.len() > 1
-            && self.current().is_some_and(|local| {
-                // SAFETY: the queue is the driver's, on this thread's stack (see `current`).
-                !local.helper
-                    && unsafe { &*local.queue }.is_empty()
-                    && self.shared.injector.is_empty()
-            })
+            && self
+                .with_current(|local| {
+                    // SAFETY: the queue is the driver's, on this thread's stack (see
+                    // `with_current`).
+                    !local.helper
+                        && unsafe { &*local.queue }.is_empty()
+                        && self.shared.injector.is_empty()
+                })
+                .unwrap_or(false)
     }
 
     /// Whether this thread runs one of this scheduler's drivers now.
     pub(crate) fn is_current(&self) -> bool {
-        self.current().is_some()
+        self.with_current(|_| ()).is_some()
     }
 
     /// Has the driver running this thread yield its worker once the task it polls now
     /// returns; `false` when no driver of this scheduler runs here.
     pub(crate) fn yield_worker(&self) -> bool {
-        self.current()
-            .map(|local| local.yielded.set(true))
-            .is_some()
+        self.with_current(|local| local.yielded.set(true)).is_some()
     }
 }
 
