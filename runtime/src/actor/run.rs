@@ -354,6 +354,8 @@ fn handle_messages<'a, A: Actor>(
             traced: false,
             renew,
         };
+        // What is there at the start counts as there when the actor came back.
+        cell.queue.start_go();
         loop {
             let step = run_ready(cell, actor, ctx, &mut state);
             // One yield point for every reason to yield: a second await would widen the
@@ -397,9 +399,9 @@ fn handle_messages<'a, A: Actor>(
                     state.since_yield >= YIELD_EVERY || cell.queue.node() != 0
                 }
                 Step::Wait => {
-                    // Only once messages come one after the other: an actor that took one
-                    // message since it last parked (a request, a start) waits for nothing.
-                    if state.since_yield > 1 && spin_before_park(cell) {
+                    // Only when messages came while it took the others: a sender on another
+                    // thread is sending. (One on this thread cannot send while it spins.)
+                    if cell.queue.came_while_taking() && spin_before_park(cell) {
                         continue;
                     }
                     let mut parked = false;
@@ -424,6 +426,7 @@ fn handle_messages<'a, A: Actor>(
                             if cell.queue.take_waited() {
                                 // Parking or yielding already let other tasks run.
                                 state.since_yield = 0;
+                                cell.queue.start_go();
                             }
                         }
                         Ready::Drained => return drained(state.graceful),
@@ -438,15 +441,16 @@ fn handle_messages<'a, A: Actor>(
                 state.since_yield = 0;
                 cell.queue.release();
                 cell.core.system.shared().rt().yield_now().await;
+                cell.queue.start_go();
             }
         }
     }
 }
 
 /// Looks at an empty mailbox again for a moment before the actor parks, when its driver has
-/// nothing else to run and the actor took more than one message since it last parked or
-/// yielded: a sender in the middle of a burst, on another worker, sends again within tens of
-/// nanoseconds, and a park costs a compare-exchange here and a wake-up through
+/// nothing else to run and messages came while the actor took the others (since it last
+/// parked or yielded): a sender in the middle of a burst, on another worker, sends again
+/// within tens of nanoseconds, and a park costs a compare-exchange here and a wake-up through
 /// the scheduler for the sender. Returns whether something came. A mailbox with news
 /// already (a slot claimed and not yet written, a signal) is left to the park's own handling,
 /// so that this never spins more than once in a row.

@@ -236,6 +236,9 @@ struct Head<T> {
     /// How many laps in a row, up to [`KEEP_AFTER_BURSTS`], had their full block when the
     /// receiver left them at a park: bursts, one after the other.
     bursts: u8,
+    /// The tail's position (its low 32 bits) when the receiver last came back from a park or
+    /// a yield: see [`Queue::came_while_taking`].
+    go_start: u32,
 }
 
 /// A mailbox queue of `T`.
@@ -431,6 +434,7 @@ impl<T> Queue<T> {
                 waited: false,
                 sweep_request: false,
                 bursts: 0,
+                go_start: 0,
             }),
             first: AtomicPtr::new(ptr::null_mut()),
             spare: AtomicPtr::new(ptr::null_mut()),
@@ -1120,6 +1124,29 @@ impl<T> Queue<T> {
         // SAFETY: receiver only.
         let head = unsafe { &mut *self.head.get() };
         std::mem::take(&mut head.waited)
+    }
+
+    /// Notes where the tail stands as the receiver comes back from a park or a yield, for
+    /// [`came_while_taking`](Queue::came_while_taking). Receiver only.
+    pub(crate) fn start_go(&self) {
+        // SAFETY: receiver only.
+        let head = unsafe { &mut *self.head.get() };
+        // Truncated: a receiver takes far fewer than 2^32 messages between two parks or yields.
+        #[allow(clippy::cast_possible_truncation)]
+        let tail = (self.tail.index.load(Relaxed) >> SHIFT) as u32;
+        head.go_start = tail;
+    }
+
+    /// Whether messages came while the receiver was taking the ones there since its last
+    /// [`start_go`](Queue::start_go), as it finds the queue empty: a sender on another thread
+    /// sending while it runs. Receiver only.
+    pub(crate) fn came_while_taking(&self) -> bool {
+        // SAFETY: receiver only.
+        let head = unsafe { &*self.head.get() };
+        // The receiver stands at the tail (the queue is empty): past the start, something came.
+        #[allow(clippy::cast_possible_truncation)]
+        let position = head.position as u32;
+        position != head.go_start
     }
 
     /// Takes the next item if it is there. Receiver only.

@@ -328,6 +328,31 @@ fn news_is_a_claimed_slot_written_or_not_or_a_signal() {
 }
 
 #[test]
+fn messages_that_came_while_the_receiver_took_others_are_told_apart() {
+    let q: Queue<u32> = Queue::new(NonZeroUsize::new(8));
+    // What was there when the receiver came back: nothing came meanwhile.
+    send(&q, 1).unwrap();
+    send(&q, 2).unwrap();
+    q.start_go();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(1))));
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(2))));
+    assert!(!q.came_while_taking());
+    // A message sent while it took the first.
+    send(&q, 3).unwrap();
+    q.start_go();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(3))));
+    send(&q, 4).unwrap();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(4))));
+    assert!(q.came_while_taking());
+    // Parked, woken, and back: a new start.
+    assert!(pop(&q).is_pending());
+    send(&q, 5).unwrap();
+    q.start_go();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(5))));
+    assert!(!q.came_while_taking());
+}
+
+#[test]
 fn a_skipped_slot_gives_its_room_back() {
     let q: Queue<u32> = Queue::new(NonZeroUsize::new(1));
     send(&q, 1).unwrap();
