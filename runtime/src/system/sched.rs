@@ -894,6 +894,12 @@ mod tests {
             .unwrap()
     }
 
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
     /// Sets its flag when dropped.
     struct DropFlag(Arc<AtomicBool>);
 
@@ -1052,9 +1058,7 @@ mod tests {
         for flavor in ["multi_thread", "current_thread"] {
             let runtime = match flavor {
                 "multi_thread" => multi_thread(),
-                _ => tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .unwrap(),
+                _ => current_thread(),
             };
             let sched = Scheduler::new(runtime.handle(), true);
             let tasks = if cfg!(miri) { 5 } else { 100 };
@@ -1088,9 +1092,7 @@ mod tests {
     fn a_task_queued_after_the_close_is_let_go() {
         // A wake-up that raced the close pushes its task after the closer drained the queue:
         // kept there, the task would keep the scheduler alive.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = current_thread();
         let sched = Scheduler::new(runtime.handle(), true);
         let shared = Arc::downgrade(&sched.shared);
         let waker_side = sched.shared.clone();
@@ -1113,9 +1115,7 @@ mod tests {
 
     #[test]
     fn a_dropped_scheduler_ends_its_drivers_and_tasks() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = current_thread();
         let sched = Scheduler::new(runtime.handle(), true);
         let flag = Arc::new(AtomicBool::new(false));
         sched.spawn(idle_forever(flag.clone()));
