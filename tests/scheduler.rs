@@ -1,12 +1,13 @@
 //! The actor scheduler as its users see it: an ask from a tokio task runs its idle actor on
-//! the asking thread, requests passed along a chain of actors stay there, and nothing the
-//! helped actor wakes or waits for is lost.
+//! the asking thread, requests passed along a chain of actors stay there, a tell that finds
+//! the mailbox full runs the actor waiting for a worker, and nothing the helped actor wakes
+//! or waits for is lost.
 
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use snowglobe::{Actor, ActorRef, System, messages};
+use snowglobe::{Actor, ActorRef, Mailbox, SpawnOptions, System, messages};
 use tokio::sync::{mpsc, oneshot};
 
 fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
@@ -63,6 +64,40 @@ impl Stage {
     }
 }
 
+/// Notes each value it is told, with the tokio task that ran the handler.
+#[derive(Actor, Default)]
+struct Log {
+    seen: Vec<(u64, Option<tokio::task::Id>)>,
+}
+
+#[messages]
+impl Log {
+    #[message]
+    fn note(&mut self, v: u64) {
+        self.seen.push((v, tokio::task::try_id()));
+    }
+
+    #[message]
+    fn take(&mut self) -> Vec<(u64, Option<tokio::task::Id>)> {
+        std::mem::take(&mut self.seen)
+    }
+
+    /// Says it started, and returns once `gate` opens.
+    #[message]
+    async fn hold(&mut self, started: oneshot::Sender<()>, gate: oneshot::Receiver<()>) {
+        started.send(()).unwrap();
+        gate.await.unwrap();
+    }
+}
+
+/// The capacity of the small mailboxes below.
+const SMALL: usize = 8;
+
+fn spawn_small_log(system: &System) -> ActorRef<Log> {
+    let options = SpawnOptions::new().mailbox(Mailbox::bounded(SMALL));
+    system.spawn_with(Log::default(), options).unwrap()
+}
+
 /// Runs `test` as a tokio task (an ask helps only from a task) on a runtime whose one thread
 /// has run the system's driver once.
 fn in_a_task<F, Fut>(test: F)
@@ -107,17 +142,20 @@ fn an_ask_from_a_task_is_answered_in_its_first_poll() {
 }
 
 #[test]
-fn without_inline_asks_the_actor_runs_on_a_driver() {
-    in_a_task_of(System::builder().inline_asks(false), |system| async move {
-        let stage = system.spawn(Stage::default()).unwrap();
-        stage.double(0).await.unwrap();
-        let mut ask = pin!(stage.double(4).into_future());
-        assert!(
-            poll_once(ask.as_mut()).is_pending(),
-            "the asker waits for a driver"
-        );
-        assert_eq!(ask.await.unwrap(), 8);
-    });
+fn without_inline_handlers_the_actor_runs_on_a_driver() {
+    in_a_task_of(
+        System::builder().inline_handlers(false),
+        |system| async move {
+            let stage = system.spawn(Stage::default()).unwrap();
+            stage.double(0).await.unwrap();
+            let mut ask = pin!(stage.double(4).into_future());
+            assert!(
+                poll_once(ask.as_mut()).is_pending(),
+                "the asker waits for a driver"
+            );
+            assert_eq!(ask.await.unwrap(), 8);
+        },
+    );
 }
 
 #[test]
@@ -189,6 +227,129 @@ async fn asks_from_many_tasks_on_two_workers_are_all_answered() {
     }
     for asker in askers {
         asker.await.unwrap();
+    }
+    system.shutdown().await;
+}
+
+#[test]
+fn a_tell_to_a_full_mailbox_runs_the_waiting_actor_in_its_first_poll() {
+    in_a_task(|system| async move {
+        let log = spawn_small_log(&system);
+        log.take().await.unwrap();
+        // The first tell wakes the actor, which then waits for the worker this task holds.
+        for v in 0..SMALL as u64 {
+            log.note(v).tell().await.unwrap();
+        }
+        let mut tell = pin!(log.note(SMALL as u64).tell());
+        assert!(
+            matches!(poll_once(tell.as_mut()), Poll::Ready(Ok(()))),
+            "the sender ran the actor and found room"
+        );
+        let me = tokio::task::id();
+        let seen = log.take().await.unwrap();
+        let values: Vec<u64> = seen.iter().map(|(v, _)| *v).collect();
+        assert_eq!(values, (0..=SMALL as u64).collect::<Vec<_>>());
+        assert!(
+            seen[..SMALL].iter().all(|(_, task)| *task == Some(me)),
+            "the full mailbox's messages were handled in the sender's task: {seen:?}"
+        );
+    });
+}
+
+#[test]
+fn a_sender_that_keeps_finding_the_mailbox_full_gives_its_worker_back_now_and_then() {
+    in_a_task(|system| async move {
+        let log = spawn_small_log(&system);
+        log.take().await.unwrap();
+        let me = tokio::task::id();
+        let count = SMALL as u64 * 40;
+        for v in 0..count {
+            log.note(v).tell().await.unwrap();
+        }
+        let seen = log.take().await.unwrap();
+        let values: Vec<u64> = seen.iter().map(|(v, _)| *v).collect();
+        assert_eq!(values, (0..count).collect::<Vec<_>>(), "all, in order");
+        let helped = seen.iter().filter(|(_, task)| *task == Some(me)).count();
+        assert!(helped > 0, "the sender ran the actor");
+        assert!(
+            helped < seen.len(),
+            "and waited at times, its worker running the actor's driver"
+        );
+    });
+}
+
+#[test]
+fn without_inline_handlers_a_tell_to_a_full_mailbox_waits() {
+    in_a_task_of(
+        System::builder().inline_handlers(false),
+        |system| async move {
+            let log = spawn_small_log(&system);
+            log.take().await.unwrap();
+            for v in 0..SMALL as u64 {
+                log.note(v).tell().await.unwrap();
+            }
+            let mut tell = pin!(log.note(SMALL as u64).tell());
+            assert!(poll_once(tell.as_mut()).is_pending(), "it waits for room");
+            tell.await.unwrap();
+            assert_eq!(log.take().await.unwrap().len(), SMALL + 1);
+        },
+    );
+}
+
+#[test]
+fn a_sender_does_not_run_an_actor_that_waits_in_a_handler() {
+    in_a_task(|system| async move {
+        let log = spawn_small_log(&system);
+        log.take().await.unwrap();
+        let (open, gate) = oneshot::channel();
+        let (started, start) = oneshot::channel();
+        log.hold(started, gate).tell().await.unwrap();
+        start.await.unwrap();
+        for v in 0..SMALL as u64 {
+            log.note(v).tell().await.unwrap();
+        }
+        let mut tell = pin!(log.note(SMALL as u64).tell());
+        assert!(
+            poll_once(tell.as_mut()).is_pending(),
+            "the actor waits for its gate, not for a worker: the sender waits for room"
+        );
+        open.send(()).unwrap();
+        tell.await.unwrap();
+        assert_eq!(log.take().await.unwrap().len(), SMALL + 1);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tells_from_many_tasks_to_a_small_mailbox_on_two_workers_all_arrive_in_order() {
+    let system = System::new();
+    let log = spawn_small_log(&system);
+    let senders = 4u64;
+    let each = 5_000u64;
+    let mut tasks = Vec::new();
+    for sender in 0..senders {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..each {
+                log.note(sender * each + i).tell().await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let seen = log.take().await.unwrap();
+    assert_eq!(seen.len() as u64, senders * each, "none lost");
+    for sender in 0..senders {
+        let own: Vec<u64> = seen
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| v / each == sender)
+            .collect();
+        assert_eq!(
+            own,
+            (sender * each..(sender + 1) * each).collect::<Vec<_>>(),
+            "sender {sender}'s messages in the order sent"
+        );
     }
     system.shutdown().await;
 }

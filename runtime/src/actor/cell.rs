@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use super::group::Group;
 use super::{Actor, ActorId, PanicMessage, StopReason};
-use crate::mailbox::Queue;
+use crate::mailbox::{Queue, Reject, Slot};
 use crate::message::{Envelope, Headers};
 use crate::resilience::{DedupStore, MemoryDedupStore};
 use crate::supervision::{
@@ -170,6 +170,30 @@ impl<A: Actor> Node for Cell<A> {
 impl<A: Actor> Cell<A> {
     pub(crate) fn new(core: Core, queue: Queue<Envelope<A::Msg>>) -> Cell<A> {
         Cell { core, queue }
+    }
+
+    /// Claims a mailbox slot, waiting for room. A sender that finds the mailbox full may
+    /// first run the actor itself, when its task waits for a driver (see
+    /// `Scheduler::help_receiver`).
+    #[inline]
+    pub(crate) fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
+        match self.queue.try_reserve() {
+            Err(Reject::Full) => self.poll_reserve_full(cx),
+            done => Poll::Ready(done),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn poll_reserve_full(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
+        let rt = self.core.system.shared().rt();
+        if rt.help_receiver(|| self.queue.receiver_waker()) {
+            match self.queue.try_reserve() {
+                Err(Reject::Full) => {}
+                done => return Poll::Ready(done),
+            }
+        }
+        self.queue.poll_reserve(cx)
     }
 }
 

@@ -215,7 +215,7 @@ where
 
     #[inline]
     fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
-        self.cell.queue.poll_reserve(cx)
+        self.cell.poll_reserve(cx)
     }
 
     #[inline]

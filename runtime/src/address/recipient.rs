@@ -36,7 +36,7 @@ where
     }
 
     fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
-        self.queue.poll_reserve(cx)
+        Cell::poll_reserve(self, cx)
     }
 
     fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {

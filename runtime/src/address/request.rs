@@ -154,6 +154,13 @@ impl<E, M> fmt::Debug for Request<'_, E, M> {
 
 /// The future of a tell: resolves once the message is in the mailbox.
 ///
+/// A full mailbox makes it wait for room (backpressure). Awaited in a tokio task, it may
+/// instead run the actor itself, within its own poll, when the actor's task waits for a
+/// worker: the actor takes its messages and the tell goes on, without handing the thread to
+/// tokio and back. Every few such turns it waits as any sender does, so that it gives its
+/// worker back; [`SystemBuilder::inline_handlers`](crate::SystemBuilder::inline_handlers)
+/// turns it off.
+///
 /// # Cancel safety
 ///
 /// Dropping it before it completes drops the message unsent; once it has completed, the
@@ -282,7 +289,7 @@ enum AskState<M: Message> {
 ///
 /// Awaited in a tokio task, an ask to an idle actor usually runs that actor's handler
 /// within its own first poll (the asking thread would only wait for it otherwise), and
-/// resolves there; [`SystemBuilder::inline_asks`](crate::SystemBuilder::inline_asks) says
+/// resolves there; [`SystemBuilder::inline_handlers`](crate::SystemBuilder::inline_handlers) says
 /// what the handler then shares with the asking task, and turns it off. The deadline bounds
 /// the waiting: a reply the handler produced inside that poll is returned even if a
 /// synchronous handler ran past the deadline, as on a current-thread runtime, where the

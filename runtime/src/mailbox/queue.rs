@@ -889,6 +889,11 @@ impl<T> Queue<T> {
         self.wakers.register_receiver(waker);
     }
 
+    /// The receiver's waker, as it last registered it.
+    pub(crate) fn receiver_waker(&self) -> Option<Waker> {
+        self.wakers.receiver.lock().clone()
+    }
+
     // --- the receiver -----------------------------------------------------------------------
 
     /// Takes the next item. Receiver only.

@@ -32,7 +32,7 @@ pub struct SystemBuilder {
     dead_letter_capacity: usize,
     seed: Option<u64>,
     supervisor: Supervisor,
-    inline_asks: bool,
+    inline_handlers: bool,
 }
 
 /// Why a system could not be built.
@@ -65,7 +65,7 @@ impl Default for SystemBuilder {
             dead_letter_capacity: 1024,
             seed: None,
             supervisor: Supervisor::DEFAULT,
-            inline_asks: true,
+            inline_handlers: true,
         }
     }
 }
@@ -115,30 +115,33 @@ impl SystemBuilder {
         self
     }
 
-    /// Whether an ask awaited in a tokio task may run the idle actor it woke, on the asking
-    /// thread, within the ask's own poll (default: yes).
+    /// Whether a tokio task that sends to an actor may run that actor's handlers itself, on
+    /// its own thread, within its own poll (default: yes): an ask awaited in a tokio task
+    /// runs the idle actor it woke, and a tell (or an ask) that finds the mailbox full runs
+    /// the actor when its task waits for a worker, instead of waiting for room.
     ///
     /// The asking task only waits for the reply otherwise, so the reply usually comes at
     /// once, without a trip through the scheduler (an ask costs about half of what it does
-    /// without). The actor's handler then runs inside the asking task's poll: it sees that
-    /// task's context (its `tokio::task_local!` values, its current `tracing` span), and a
-    /// lock the task holds across the ask's `.await` (which clippy's `await_holding_lock`
-    /// warns of) is still held while the handler runs, so a handler taking the same lock
-    /// deadlocks. Turn it off when asking code does that, or when handlers must always run
-    /// on the system's own tasks.
+    /// without); a task streaming tells takes turns with the actor on its own thread instead
+    /// of handing its worker back and forth through tokio. The actor's handler then runs
+    /// inside the sending task's poll: it sees that task's context (its `tokio::task_local!`
+    /// values, its current `tracing` span), and a lock the task holds across the send's
+    /// `.await` (which clippy's `await_holding_lock` warns of) is still held while the
+    /// handler runs, so a handler taking the same lock deadlocks. Turn it off when sending
+    /// code does that, or when handlers must always run on the system's own tasks.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let system = snowglobe_runtime::System::builder()
-    ///     .inline_asks(false)
+    ///     .inline_handlers(false)
     ///     .build()
     ///     .unwrap();
     /// # system.shutdown().await;
     /// # }
     /// ```
-    pub fn inline_asks(mut self, inline: bool) -> Self {
-        self.inline_asks = inline;
+    pub fn inline_handlers(mut self, inline: bool) -> Self {
+        self.inline_handlers = inline;
         self
     }
 
@@ -182,7 +185,7 @@ impl SystemBuilder {
         let random = self
             .seed
             .map_or_else(Random::from_entropy, Random::with_seed);
-        let rt = Rt::tokio(handle, self.inline_asks);
+        let rt = Rt::tokio(handle, self.inline_handlers);
         Ok(self.finish(rt, owned, random))
     }
 

@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
@@ -38,14 +38,14 @@ pub(crate) struct TokioRt {
 }
 
 impl Rt {
-    /// The seam over a tokio runtime. The clock starts now. `inline_asks`: an ask from a tokio
-    /// task may run the actor it woke (see `Scheduler::help`).
-    pub(crate) fn tokio(handle: tokio::runtime::Handle, inline_asks: bool) -> Rt {
+    /// The seam over a tokio runtime. The clock starts now. `inline_handlers`: a tokio task
+    /// may run the actor it sends to (see `Scheduler::help` and `Scheduler::help_receiver`).
+    pub(crate) fn tokio(handle: tokio::runtime::Handle, inline_handlers: bool) -> Rt {
         let epoch = {
             let _entered = handle.enter();
             tokio::time::Instant::now()
         };
-        let sched = Scheduler::new(&handle, inline_asks);
+        let sched = Scheduler::new(&handle, inline_handlers);
         Rt::Tokio(TokioRt {
             handle,
             epoch,
@@ -106,6 +106,15 @@ impl Rt {
         match self {
             Rt::Tokio(rt) => rt.sched.help(send),
             Rt::Sim(_) => send(),
+        }
+    }
+
+    /// For a sender that found `receiver`'s mailbox full: on tokio, runs the actor here if
+    /// its task waits for a driver (see `Scheduler::help_receiver`); whether it did.
+    pub(crate) fn help_receiver(&self, receiver: impl FnOnce() -> Option<Waker>) -> bool {
+        match self {
+            Rt::Tokio(rt) => rt.sched.help_receiver(receiver),
+            Rt::Sim(_) => false,
         }
     }
 

@@ -17,10 +17,16 @@
 //!   the registration is seen by the look). A wake-up from outside pushes, fences, and wakes
 //!   one idle driver; a driver whose queue grows past one task while another is idle wakes
 //!   it to steal.
-//! - **Tasks**: a state word (scheduled, running, closed, done) makes sure one driver at a
-//!   time polls a task, that a task woken while it runs is polled again after, and that a
-//!   task is queued at most once. The future sits in the task's own allocation; a task's
-//!   waker is a pointer to it.
+//! - **Tasks**: a state word (scheduled, running, closed, done, queued) makes sure one
+//!   poller at a time polls a task, that a task woken while it runs is polled again after,
+//!   and that a task has at most one queue entry. The future sits in the task's own
+//!   allocation, behind a header that does not depend on its type; a task's waker is a
+//!   pointer to it, and every task's waker has the same vtable, so a waker tells whether it
+//!   is a task of the scheduler's.
+//! - **Helping**: a tokio task that sends to an actor may run the actor itself, on its own
+//!   thread: an ask runs the idle actor its message woke ([`Scheduler::help`]), a send to a
+//!   full mailbox runs the actor waiting for a driver, found through the waker the mailbox
+//!   keeps ([`Scheduler::help_receiver`]).
 //! - **Ending**: every live task is listed, so that a runtime dropped without a shutdown
 //!   (its drivers dropped unpolled) still drops every actor's future, and an actor's
 //!   cleanup runs. Spawning on a closed scheduler drops the future at once, as tokio does.
@@ -40,14 +46,19 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::Mutex;
 
-/// In a queue, or to be queued again when its poll returns.
+/// Wants a poll: queued, or to be queued again when its poll returns.
 const SCHEDULED: usize = 1;
-/// A driver polls it, or a closer drops its future: only the holder touches the future.
+/// A driver (or a helping caller) polls it, or a closer drops its future: only the holder
+/// touches the future.
 const RUNNING: usize = 2;
 /// Aborted, or its scheduler closed: its future is dropped at the next chance.
 const CLOSED: usize = 4;
 /// Its future is gone; it never runs again.
 const DONE: usize = 8;
+/// An entry for it is in a queue; it never has two. A caller that runs a scheduled task
+/// itself ([`Scheduler::help_receiver`]) leaves the entry where it is: whoever takes it finds
+/// the task not scheduled, or scheduled again, and polls it only then.
+const QUEUED: usize = 16;
 
 /// Scheduler ids; 0 is none.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -57,15 +68,22 @@ const BUDGET: u32 = 128;
 /// Every this many tasks, a driver looks at the shared queue before its own, so that
 /// wake-ups from outside are not starved by actors that keep waking each other.
 const GLOBAL_EVERY: u32 = 31;
+/// Times in a row a tokio task may run an actor whose mailbox it found full (see
+/// [`Scheduler::help_receiver`]) before it waits once, as any sender to a full mailbox does,
+/// and so returns its worker to tokio.
+const HELPS_IN_A_ROW: u32 = 8;
 
 /// A task in a queue or in the list of live tasks.
 type Task = Arc<dyn Run>;
 
 /// What a driver and a closer do with a task, whatever its future's type.
 trait Run: Send + Sync {
-    /// Polls the task once (it was popped from a queue); a task woken meanwhile goes back on
-    /// `queue`.
+    /// Polls the task once if it is scheduled or closed (an entry of it was popped from a
+    /// queue); a task woken meanwhile goes back on `queue`.
     fn run(self: Arc<Self>, queue: &Worker<Task>);
+    /// Polls the task once; the caller has just set `RUNNING`. A task woken meanwhile goes
+    /// back on `queue` unless an entry of it is queued already.
+    fn poll_claimed(self: Arc<Self>, queue: &Worker<Task>);
     /// Drops the future now unless a driver polls it, which then drops it after its poll.
     fn close(self: Arc<Self>);
     /// Queues it on its own scheduler's shared queue (it is scheduled already).
@@ -76,13 +94,34 @@ trait Run: Send + Sync {
     fn is_done(&self) -> bool;
 }
 
-/// One actor task (or a timer of one): its state, its future, and where it is listed.
+/// One actor task (or a timer of one): its header, then its future. The header comes first
+/// (`repr(C)`), so that a waker, which points at the task, reaches the header whatever the
+/// future's type: every task's waker has the one vtable [`WAKER`], and a waker can be told
+/// to be a task of the scheduler's.
+#[repr(C)]
 struct TaskCell<F> {
+    header: Header,
+    future: UnsafeCell<Option<F>>,
+}
+
+/// The part of a task that does not depend on its future's type.
+struct Header {
     state: AtomicUsize,
     shared: Arc<Shared>,
     /// Its key in the list of live tasks.
     key: u64,
-    future: UnsafeCell<Option<F>>,
+    /// The task's reference counting, for its wakers.
+    ops: &'static Ops,
+}
+
+/// What a waker does with the task it points at, whose type it does not know.
+struct Ops {
+    /// Adds a count.
+    retain: unsafe fn(*const ()),
+    /// Gives a count back.
+    release: unsafe fn(*const ()),
+    /// The task, from a count the caller hands over.
+    into_task: unsafe fn(*const ()) -> Task,
 }
 
 // SAFETY: the future is touched only by the holder of `RUNNING` (a driver's poll, a closer's
@@ -90,43 +129,47 @@ struct TaskCell<F> {
 // immutable. `F: Send` lets the future move between the threads that hold `RUNNING`.
 unsafe impl<F: Send> Sync for TaskCell<F> {}
 
-impl<F> TaskCell<F>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    /// Marks the task scheduled; `true` when the caller must queue it (it was idle).
+impl Header {
+    /// Marks the task scheduled; `true` when the caller must queue it (it was idle, and no
+    /// entry of it is queued).
     fn notify(&self) -> bool {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             if state & (SCHEDULED | CLOSED | DONE) != 0 {
                 return false;
             }
-            match self.state.compare_exchange_weak(
-                state,
-                state | SCHEDULED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                // A running task is queued again by its driver once its poll returns.
-                Ok(_) => return state & RUNNING == 0,
+            // A running task is queued again by its poller once its poll returns; one with an
+            // entry queued is polled when that entry is taken.
+            let queue = state & (RUNNING | QUEUED) == 0;
+            let next = state | SCHEDULED | if queue { QUEUED } else { 0 };
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return queue,
                 Err(actual) => state = actual,
             }
         }
     }
 
-    /// Drops the future and leaves the list of live tasks. The caller holds `RUNNING`.
-    fn complete(&self) {
-        // The drop may wake tasks, spawn, or end the system and with it this scheduler.
-        let dropped = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: `RUNNING` is the caller's; assigning drops the future in place, where
-            // it was pinned.
-            unsafe { *self.future.get() = None }
-        }));
-        if dropped.is_err() {
-            tracing::error!("a task's future panicked while it was dropped");
+    /// Takes a scheduled task that no one polls to poll it here, its queued entry left
+    /// behind; `false` if it is not scheduled, is running, or is closed.
+    fn claim(&self) -> bool {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & (SCHEDULED | RUNNING | CLOSED | DONE) != SCHEDULED {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                (state & !SCHEDULED) | RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
         }
-        self.state.fetch_or(DONE, Ordering::AcqRel);
-        self.shared.forget(self.key);
     }
 
     /// Sets `CLOSED` unless a bit of `settled` is set, and with it `claim` unless a bit of
@@ -148,40 +191,94 @@ where
             }
         }
     }
+}
 
-    const VTABLE: RawWakerVTable = RawWakerVTable::new(
-        Self::clone_waker,
-        Self::wake,
-        Self::wake_by_ref,
-        Self::drop_waker,
-    );
+/// The vtable of every task's waker. A `static`, so that its address tells a task's waker
+/// from any other.
+static WAKER: RawWakerVTable = RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
 
-    unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
-        // SAFETY: `ptr` came from `Arc::into_raw` and its count is alive while a waker is.
-        unsafe { Arc::increment_strong_count(ptr.cast::<Self>()) };
-        RawWaker::new(ptr, &Self::VTABLE)
-    }
+/// The header of the task a waker of [`WAKER`] points at.
+///
+/// # Safety
+/// `ptr` is such a waker's data, and the waker (or a count of the task) is alive for `'a`.
+unsafe fn header<'a>(ptr: *const ()) -> &'a Header {
+    // SAFETY: the waker points at a `TaskCell`, whose header is its first field (`repr(C)`).
+    unsafe { &*ptr.cast::<Header>() }
+}
 
-    unsafe fn wake(ptr: *const ()) {
-        // SAFETY: a waker owns one count, handed over here.
-        let task = unsafe { Arc::from_raw(ptr.cast::<Self>()) };
-        if task.notify() {
-            let shared = task.shared.clone();
-            shared.schedule(task);
+unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned keeps the task alive.
+    unsafe { (header(ptr).ops.retain)(ptr) };
+    RawWaker::new(ptr, &WAKER)
+}
+
+unsafe fn wake(ptr: *const ()) {
+    // SAFETY: a waker owns one count, handed over here: to the queue, or given back.
+    unsafe {
+        let header = header(ptr);
+        if header.notify() {
+            let shared = header.shared.clone();
+            shared.schedule((header.ops.into_task)(ptr));
+        } else {
+            (header.ops.release)(ptr);
         }
     }
+}
 
-    unsafe fn wake_by_ref(ptr: *const ()) {
-        // SAFETY: the waker keeps its count; this borrows it.
-        let task = ManuallyDrop::new(unsafe { Arc::from_raw(ptr.cast::<Self>()) });
-        if task.notify() {
-            task.shared.schedule(Arc::<Self>::clone(&task));
+unsafe fn wake_by_ref(ptr: *const ()) {
+    // SAFETY: the waker keeps its count; the queue gets a new one.
+    unsafe {
+        let header = header(ptr);
+        if header.notify() {
+            (header.ops.retain)(ptr);
+            header.shared.schedule((header.ops.into_task)(ptr));
         }
     }
+}
 
-    unsafe fn drop_waker(ptr: *const ()) {
-        // SAFETY: the waker's count, given back.
+unsafe fn drop_waker(ptr: *const ()) {
+    // SAFETY: the waker's count, given back.
+    unsafe { (header(ptr).ops.release)(ptr) }
+}
+
+impl<F> TaskCell<F>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    const OPS: Ops = Ops {
+        retain: Self::retain,
+        release: Self::release,
+        into_task: Self::into_task,
+    };
+
+    unsafe fn retain(ptr: *const ()) {
+        // SAFETY: `ptr` came from `Arc::as_ptr` of this type; a count is alive.
+        unsafe { Arc::increment_strong_count(ptr.cast::<Self>()) }
+    }
+
+    unsafe fn release(ptr: *const ()) {
+        // SAFETY: as above; the caller's count, given back.
         drop(unsafe { Arc::from_raw(ptr.cast::<Self>()) });
+    }
+
+    unsafe fn into_task(ptr: *const ()) -> Task {
+        // SAFETY: as above; the caller's count becomes the task's.
+        unsafe { Arc::from_raw(ptr.cast::<Self>()) }
+    }
+
+    /// Drops the future and leaves the list of live tasks. The caller holds `RUNNING`.
+    fn complete(&self) {
+        // The drop may wake tasks, spawn, or end the system and with it this scheduler.
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: `RUNNING` is the caller's; assigning drops the future in place, where
+            // it was pinned.
+            unsafe { *self.future.get() = None }
+        }));
+        if dropped.is_err() {
+            tracing::error!("a task's future panicked while it was dropped");
+        }
+        self.header.state.fetch_or(DONE, Ordering::AcqRel);
+        self.header.shared.forget(self.header.key);
     }
 }
 
@@ -190,28 +287,40 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     fn run(self: Arc<Self>, queue: &Worker<Task>) {
-        let mut state = self.state.load(Ordering::Acquire);
+        let header = &self.header;
+        let mut state = header.state.load(Ordering::Acquire);
         loop {
-            // Held by a closer, or ended: this queue entry is stale.
-            if state & (RUNNING | DONE) != 0 {
-                return;
-            }
-            match self.state.compare_exchange_weak(
+            // Held by a poller or a closer, ended, or polled since this entry was queued by
+            // a caller that ran it itself: the entry is stale. (A running task's poller
+            // queues it again after its poll if it was woken meanwhile.)
+            let stale = state & (RUNNING | DONE) != 0 || state & (SCHEDULED | CLOSED) == 0;
+            let next = if stale {
+                state & !QUEUED
+            } else {
+                (state & !(SCHEDULED | QUEUED)) | RUNNING
+            };
+            match header.state.compare_exchange_weak(
                 state,
-                (state & !SCHEDULED) | RUNNING,
+                next,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
+                Ok(_) if stale => return,
                 Ok(_) => break,
                 Err(actual) => state = actual,
             }
         }
-        if state & CLOSED != 0 {
+        self.poll_claimed(queue);
+    }
+
+    fn poll_claimed(self: Arc<Self>, queue: &Worker<Task>) {
+        let header = &self.header;
+        if header.state.load(Ordering::Acquire) & CLOSED != 0 {
             self.complete();
             return;
         }
         // A waker borrowed from this count: no count changes per poll.
-        let raw = RawWaker::new(Arc::as_ptr(&self).cast(), &Self::VTABLE);
+        let raw = RawWaker::new(Arc::as_ptr(&self).cast(), &WAKER);
         // SAFETY: `ManuallyDrop` keeps the borrowed count from being given back.
         let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
         let mut cx = Context::from_waker(&waker);
@@ -233,50 +342,57 @@ where
                 return self.complete();
             }
         }
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
+        let mut state = header.state.load(Ordering::Acquire);
+        let requeue = loop {
             if state & CLOSED != 0 {
                 return self.complete();
             }
-            match self.state.compare_exchange_weak(
+            // Woken while it ran (or yielding), with no entry queued.
+            let requeue = state & (SCHEDULED | QUEUED) == SCHEDULED;
+            let next = (state & !RUNNING) | if requeue { QUEUED } else { 0 };
+            match header.state.compare_exchange_weak(
                 state,
-                state & !RUNNING,
+                next,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => break,
+                Ok(_) => break requeue,
                 Err(actual) => state = actual,
             }
-        }
-        if state & SCHEDULED != 0 {
-            // Woken while it ran (or yielding): behind the tasks queued meanwhile.
+        };
+        if requeue {
+            // Behind the tasks queued meanwhile.
             queue.push(self);
         }
     }
 
     fn reschedule(self: Arc<Self>) {
-        let shared = self.shared.clone();
+        let shared = self.header.shared.clone();
         shared.inject(self);
     }
 
     fn close(self: Arc<Self>) {
-        // An idle or queued task is dropped here; a running one by its driver after the poll.
-        if self.mark_closed(DONE, RUNNING, RUNNING) {
+        // An idle or queued task is dropped here; a running one by its poller after the poll.
+        if self.header.mark_closed(DONE, RUNNING, RUNNING) {
             self.complete();
         }
     }
 
     fn abort(self: Arc<Self>) {
-        // An idle task is queued for a driver to drop; a queued or running one is dropped by
-        // the driver that takes it or polls it.
-        if self.mark_closed(CLOSED | DONE, SCHEDULED | RUNNING, SCHEDULED) {
-            let shared = self.shared.clone();
+        // A task with no entry queued and not running is queued for a driver to drop; a
+        // queued or running one is dropped by the driver that takes its entry or by its
+        // poller.
+        if self
+            .header
+            .mark_closed(CLOSED | DONE, QUEUED | RUNNING, SCHEDULED | QUEUED)
+        {
+            let shared = self.header.shared.clone();
             shared.schedule(self);
         }
     }
 
     fn is_done(&self) -> bool {
-        self.state.load(Ordering::Acquire) & DONE != 0
+        self.header.state.load(Ordering::Acquire) & DONE != 0
     }
 }
 
@@ -415,9 +531,13 @@ impl Shared {
         let key = live.next_key;
         live.next_key += 1;
         let task = Arc::new(TaskCell {
-            state: AtomicUsize::new(SCHEDULED),
-            shared: self.clone(),
-            key,
+            header: Header {
+                // Queued by the spawner.
+                state: AtomicUsize::new(SCHEDULED | QUEUED),
+                shared: self.clone(),
+                key,
+                ops: &TaskCell::<F>::OPS,
+            },
             future: UnsafeCell::new(Some(future)),
         });
         live.tasks.insert(key, task.clone());
@@ -482,6 +602,9 @@ thread_local! {
     static HELPER: Worker<Task> = Worker::new_fifo();
     /// The scheduler whose driver last ran on this thread (its id): a thread of its runtime.
     static HOSTS: Cell<u64> = const { Cell::new(0) };
+    /// Helps of senders to full mailboxes on this thread since one last waited (see
+    /// `Scheduler::help_receiver`).
+    static HELPS: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Hands the tasks left on a helper's queue to their schedulers' drivers.
@@ -734,6 +857,50 @@ impl Scheduler {
         ptr::eq(local.shared, Arc::as_ptr(&self.shared)).then(|| f(local))
     }
 
+    /// Whether a call from here may run actor tasks on this thread: helping is on, this is a
+    /// tokio task on a thread of this scheduler's runtime, and no driver or helper runs here
+    /// (whose own queue takes the wake-ups).
+    fn may_help(&self) -> bool {
+        self.shared.helping
+            && HOSTS.try_with(Cell::get).unwrap_or(0) == self.shared.id
+            && tokio::task::try_id().is_some()
+            && CURRENT.try_with(|c| c.get().is_null()).unwrap_or(false)
+    }
+
+    /// Calls `first` as a helping caller (wake-ups go on this thread's helper queue, the
+    /// first of each poll), then runs what it queued there; `None` if the thread's queue is
+    /// gone (the thread is ending).
+    ///
+    /// The helper runs, of the tasks each poll wakes, the first (a request passed along a
+    /// chain of actors, and the replies back), up to a driver's budget or the first yield;
+    /// other wake-ups (an actor telling many), and whatever is left at the end, go to the
+    /// drivers.
+    fn as_helper<R>(&self, first: impl FnOnce(&Worker<Task>) -> R) -> Option<R> {
+        HELPER
+            .try_with(|queue| {
+                let local = Local {
+                    shared: Arc::as_ptr(&self.shared),
+                    queue,
+                    yielded: Cell::new(false),
+                    helper: true,
+                    woke: Cell::new(false),
+                };
+                // Whatever is left goes to the drivers, even if something below panicked.
+                let _leftovers = Leftovers(queue);
+                let _entered = enter(&local);
+                let first = first(queue);
+                let mut polled = 0;
+                while polled < BUDGET && !local.yielded.get() {
+                    let Some(task) = queue.pop() else { break };
+                    local.woke.set(false);
+                    task.run(queue);
+                    polled += 1;
+                }
+                first
+            })
+            .ok()
+    }
+
     /// Calls `send` (an ask's push), and runs on this thread the task its wake-up made
     /// ready, before the caller waits for the reply.
     ///
@@ -742,47 +909,70 @@ impl Scheduler {
     /// finds its reply at once. Only a task of this scheduler's runtime helps (a thread that
     /// runs its drivers, polling a tokio task), so the actor runs where tokio's timers and
     /// I/O are at hand, and never from inside a driver, where the driver runs it next anyway.
-    /// The helper runs the task woken by its send, and of the tasks each poll wakes the first
-    /// (a request passed along a chain of actors, and the replies back), up to a driver's
-    /// budget or the first yield; other wake-ups (an actor telling many), and whatever is
-    /// left at the end, go to the drivers.
     pub(crate) fn help<R>(&self, send: impl FnOnce() -> R) -> R {
-        let shared = Arc::as_ptr(&self.shared);
-        if !self.shared.helping
-            || HOSTS.try_with(Cell::get).unwrap_or(0) != self.shared.id
-            || tokio::task::try_id().is_none()
-            || !CURRENT.try_with(|c| c.get().is_null()).unwrap_or(false)
-        {
+        if !self.may_help() {
             return send();
         }
         let mut send = Some(send);
-        let helped = HELPER.try_with(|queue| {
-            let local = Local {
-                shared,
-                queue,
-                yielded: Cell::new(false),
-                helper: true,
-                woke: Cell::new(false),
-            };
-            // Whatever is left goes to the drivers, even if something below panicked.
-            let _leftovers = Leftovers(queue);
-            let _entered = enter(&local);
-            let sent = send.take().map(|send| send());
-            let mut polled = 0;
-            while polled < BUDGET && !local.yielded.get() {
-                let Some(task) = queue.pop() else { break };
-                local.woke.set(false);
-                task.run(queue);
-                polled += 1;
-            }
-            sent
-        });
-        match (helped, send) {
-            (Ok(Some(sent)), _) => sent,
-            // The thread is ending and its queue is gone: a plain send.
-            (_, Some(send)) => send(),
-            (Ok(None) | Err(_), None) => unreachable!("`send` was called once, or is here"),
+        match self.as_helper(|_| send.take().map(|send| send())) {
+            Some(Some(sent)) => sent,
+            _ => match send {
+                // The thread is ending and its queue is gone: a plain send.
+                Some(send) => send(),
+                None => unreachable!("`send` was called once, or is here"),
+            },
         }
+    }
+
+    /// Runs once on this thread the actor task that `receiver` (the waker a mailbox keeps of
+    /// its receiver) wakes, if it is a task of this scheduler's that is scheduled and waits
+    /// for a driver; says whether it ran it. For a sender that found the mailbox full.
+    ///
+    /// A tokio task streaming messages to an actor otherwise fills the mailbox, waits, and
+    /// hands its worker back to tokio, whose driver runs the actor and hands it back: two
+    /// task switches of tokio's, and with them its look for work elsewhere, which at times
+    /// wakes the other worker and spreads the two tasks over both threads. Here the sender
+    /// runs the actor's poll in its own (the actor takes up to its fairness quota of
+    /// messages, then yields back), and goes on sending. The actor's entry stays in its
+    /// queue (`QUEUED`): waking it again queues nothing, and the driver that takes the entry
+    /// polls it only if it was woken since. Every [`HELPS_IN_A_ROW`] helps the sender waits
+    /// once instead, so that it returns its worker to tokio. The conditions of
+    /// [`help`](Scheduler::help) apply.
+    pub(crate) fn help_receiver(&self, receiver: impl FnOnce() -> Option<Waker>) -> bool {
+        if !self.may_help() {
+            return false;
+        }
+        let helps = HELPS.get();
+        if helps >= HELPS_IN_A_ROW {
+            HELPS.set(0);
+            return false;
+        }
+        let Some(waker) = receiver() else {
+            return false;
+        };
+        if !ptr::eq(waker.vtable(), &WAKER) {
+            return false;
+        }
+        let data = waker.data();
+        // SAFETY: a waker of `WAKER` points at a task, which the waker keeps alive.
+        let header = unsafe { header(data) };
+        if !ptr::eq(Arc::as_ptr(&header.shared), Arc::as_ptr(&self.shared)) {
+            return false;
+        }
+        self.as_helper(|queue| {
+            if !header.claim() {
+                return false;
+            }
+            HELPS.set(helps + 1);
+            // The waker's count becomes the task's.
+            let waker = ManuallyDrop::new(waker);
+            // SAFETY: the waker's data is a task, and its count is handed over (the waker is
+            // not dropped).
+            let task = unsafe { (header.ops.into_task)(waker.data()) };
+            task.poll_claimed(queue);
+            true
+        })
+        .unwrap_or(false)
     }
 
     /// How many of its tasks have not ended.
@@ -1129,5 +1319,206 @@ mod tests {
             }
         });
         assert_eq!(runtime.metrics().num_alive_tasks(), 0, "the driver ended");
+    }
+
+    /// A task that counts its polls and leaves its waker where the test finds it, as an
+    /// actor's task leaves its waker in its mailbox; it ends once `done` is set.
+    struct Probe {
+        polls: Arc<AtomicUsize>,
+        waker: Arc<Mutex<Option<Waker>>>,
+        done: Arc<AtomicBool>,
+    }
+
+    impl Probe {
+        fn new() -> Probe {
+            Probe {
+                polls: Arc::default(),
+                waker: Arc::default(),
+                done: Arc::default(),
+            }
+        }
+
+        fn future(&self) -> impl Future<Output = ()> + Send + 'static {
+            let (polls, waker, done) = (self.polls.clone(), self.waker.clone(), self.done.clone());
+            poll_fn(move |cx| {
+                polls.fetch_add(1, Ordering::SeqCst);
+                *waker.lock() = Some(cx.waker().clone());
+                if done.load(Ordering::SeqCst) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+        }
+
+        fn polls(&self) -> usize {
+            self.polls.load(Ordering::SeqCst)
+        }
+
+        fn waker(&self) -> Option<Waker> {
+            self.waker.lock().clone()
+        }
+    }
+
+    /// Runs a task on `sched` and waits until a driver has run it: every task queued before
+    /// it has been taken by then.
+    async fn run_one(sched: &Scheduler) {
+        let (ran, done) = oneshot::channel();
+        drop(sched.spawn(async move {
+            let _ = ran.send(());
+        }));
+        done.await.unwrap();
+    }
+
+    /// A scheduler that lets callers help, on a current-thread runtime whose thread has run
+    /// its driver, and `test` as a tokio task there (only such a task helps).
+    fn helping<F, Fut>(test: F)
+    where
+        F: FnOnce(Arc<Scheduler>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let runtime = current_thread();
+        runtime.block_on(async {
+            let sched = Arc::new(Scheduler::new(&tokio::runtime::Handle::current(), true));
+            run_one(&sched).await;
+            tokio::spawn(test(sched)).await.unwrap();
+        });
+    }
+
+    #[test]
+    fn a_caller_runs_a_scheduled_task_once_and_its_entry_polls_it_only_if_woken_again() {
+        helping(|sched| async move {
+            let probe = Probe::new();
+            let task = sched.spawn(probe.future());
+            run_one(&sched).await;
+            assert_eq!(probe.polls(), 1);
+            let waker = probe.waker().unwrap();
+
+            // Woken: queued for the driver, which cannot run while this task does.
+            waker.wake_by_ref();
+            assert!(sched.help_receiver(|| probe.waker()));
+            assert_eq!(probe.polls(), 2, "the caller polled it");
+            assert!(
+                !sched.help_receiver(|| probe.waker()),
+                "not scheduled any more: nothing to run"
+            );
+            // Its entry is still queued: the driver takes it and finds nothing to do.
+            run_one(&sched).await;
+            assert_eq!(probe.polls(), 2, "a stale entry does not poll an idle task");
+
+            // Helped again, then woken again: the entry left behind is the one that runs it,
+            // and no second entry is queued.
+            waker.wake_by_ref();
+            assert!(sched.help_receiver(|| probe.waker()));
+            assert_eq!(probe.polls(), 3);
+            assert_eq!(sched.shared.injector.len(), 1, "the entry left behind");
+            waker.wake_by_ref();
+            assert_eq!(sched.shared.injector.len(), 1, "no second entry");
+            run_one(&sched).await;
+            assert_eq!(probe.polls(), 4, "the entry left behind polled it");
+            run_one(&sched).await;
+            assert_eq!(probe.polls(), 4, "it had one entry, not two");
+
+            probe.done.store(true, Ordering::SeqCst);
+            waker.wake_by_ref();
+            run_one(&sched).await;
+            assert!(task.is_finished());
+        });
+    }
+
+    #[test]
+    fn a_task_aborted_while_a_stale_entry_of_it_is_queued_is_dropped() {
+        helping(|sched| async move {
+            let dropped = Arc::new(AtomicBool::new(false));
+            let probe = Probe::new();
+            let flag = DropFlag(dropped.clone());
+            let future = probe.future();
+            let task = sched.spawn(async move {
+                let _flag = flag;
+                future.await;
+            });
+            run_one(&sched).await;
+            probe.waker().unwrap().wake_by_ref();
+            assert!(sched.help_receiver(|| probe.waker()));
+            // Idle, its entry queued: the abort leaves the drop to whoever takes the entry.
+            task.abort();
+            run_one(&sched).await;
+            assert!(task.is_finished());
+            assert!(dropped.load(Ordering::SeqCst));
+        });
+    }
+
+    #[test]
+    fn a_caller_runs_only_a_scheduled_task_of_its_own_scheduler() {
+        helping(|sched| async move {
+            let probe = Probe::new();
+            let _task = sched.spawn(probe.future());
+            run_one(&sched).await;
+            // Not scheduled: idle, waiting for its waker.
+            assert!(!sched.help_receiver(|| probe.waker()));
+            // No waker, or one that is not a task's.
+            assert!(!sched.help_receiver(|| None));
+            assert!(!sched.help_receiver(|| Some(Waker::noop().clone())));
+            // A task of another scheduler on this runtime.
+            let other = Scheduler::new(&tokio::runtime::Handle::current(), true);
+            let stranger = Probe::new();
+            let _stranger_task = other.spawn(stranger.future());
+            run_one(&other).await;
+            stranger.waker().unwrap().wake_by_ref();
+            assert!(!sched.help_receiver(|| stranger.waker()));
+            assert_eq!(probe.polls(), 1);
+            run_one(&other).await;
+            assert_eq!(stranger.polls(), 2, "its own driver ran it");
+        });
+    }
+
+    #[test]
+    fn a_caller_helps_a_few_times_then_declines_once() {
+        helping(|sched| async move {
+            let probe = Probe::new();
+            let _task = sched.spawn(probe.future());
+            run_one(&sched).await;
+            let waker = probe.waker().unwrap();
+            for _ in 0..super::HELPS_IN_A_ROW {
+                waker.wake_by_ref();
+                assert!(sched.help_receiver(|| probe.waker()));
+            }
+            waker.wake_by_ref();
+            assert!(
+                !sched.help_receiver(|| probe.waker()),
+                "the caller waits once, returning its worker to tokio"
+            );
+            assert!(
+                sched.help_receiver(|| probe.waker()),
+                "and then helps again"
+            );
+        });
+    }
+
+    #[test]
+    fn only_a_tokio_task_outside_the_drivers_helps() {
+        let runtime = current_thread();
+        let sched = Arc::new(Scheduler::new(runtime.handle(), true));
+        let probe = Probe::new();
+        let _task = sched.spawn(probe.future());
+        runtime.block_on(run_one(&sched));
+        probe.waker().unwrap().wake_by_ref();
+        // `block_on`'s future is no tokio task.
+        assert!(!runtime.block_on(async { sched.help_receiver(|| probe.waker()) }));
+        // A scheduler that does not let callers help.
+        let off = Scheduler::new(runtime.handle(), false);
+        let quiet = Probe::new();
+        let _quiet_task = off.spawn(quiet.future());
+        runtime.block_on(run_one(&off));
+        quiet.waker().unwrap().wake_by_ref();
+        let helped = runtime.block_on(async {
+            let off = Arc::new(off);
+            let waker = quiet.waker();
+            let inner = off.clone();
+            tokio::spawn(async move { inner.help_receiver(|| waker) })
+                .await
+                .unwrap()
+        });
+        assert!(!helped);
     }
 }
