@@ -172,6 +172,17 @@ impl<A: Actor> Cell<A> {
         Cell { core, queue }
     }
 
+    /// Runs the actor on this thread, once, if its task waits for a driver and the caller may
+    /// (a tokio task of the system's runtime, outside its drivers); whether it did. For a
+    /// sender that found the mailbox full (see `Scheduler::help_receiver`).
+    fn help_receiver(&self) -> bool {
+        let rt = self.core.system.shared().rt();
+        rt.help_receiver(|claim| {
+            self.queue
+                .with_receiver_waker(|waker| waker.and_then(claim))
+        })
+    }
+
     /// Claims a mailbox slot, waiting for room. A sender that finds the mailbox full may
     /// first run the actor itself, when its task waits for a driver (see
     /// `Scheduler::help_receiver`).
@@ -186,8 +197,7 @@ impl<A: Actor> Cell<A> {
     #[cold]
     #[inline(never)]
     fn poll_reserve_full(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>> {
-        let rt = self.core.system.shared().rt();
-        if rt.help_receiver(|| self.queue.receiver_waker()) {
+        if self.help_receiver() {
             match self.queue.try_reserve() {
                 Err(Reject::Full) => {}
                 done => return Poll::Ready(done),

@@ -889,9 +889,10 @@ impl<T> Queue<T> {
         self.wakers.register_receiver(waker);
     }
 
-    /// The receiver's waker, as it last registered it.
-    pub(crate) fn receiver_waker(&self) -> Option<Waker> {
-        self.wakers.receiver.lock().clone()
+    /// Calls `f` with the receiver's waker, as it last registered it, under the lock that
+    /// keeps it (`f` must not wake it, or register another).
+    pub(crate) fn with_receiver_waker<R>(&self, f: impl FnOnce(Option<&Waker>) -> R) -> R {
+        f(self.wakers.receiver.lock().as_ref())
     }
 
     // --- the receiver -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
-use super::sched::{SchedTask, Scheduler};
+use super::sched::{Claimed, SchedTask, Scheduler};
 use super::time::{Instant, duration_nanos};
 use crate::sim::{SimRt, SimSleep, Task, YieldNow};
 
@@ -109,9 +109,12 @@ impl Rt {
         }
     }
 
-    /// For a sender that found `receiver`'s mailbox full: on tokio, runs the actor here if
-    /// its task waits for a driver (see `Scheduler::help_receiver`); whether it did.
-    pub(crate) fn help_receiver(&self, receiver: impl FnOnce() -> Option<Waker>) -> bool {
+    /// For a sender that found a mailbox full: on tokio, runs the actor here if its task
+    /// waits for a driver (see `Scheduler::help_receiver`); whether it did.
+    pub(crate) fn help_receiver(
+        &self,
+        receiver: impl FnOnce(&dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>,
+    ) -> bool {
         match self {
             Rt::Tokio(rt) => rt.sched.help_receiver(receiver),
             Rt::Sim(_) => false,

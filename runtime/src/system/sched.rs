@@ -412,8 +412,10 @@ struct Shared {
     closed: AtomicBool,
     /// Unique in the process (an address could be reused by the next scheduler).
     id: u64,
-    /// Whether an ask from a tokio task may run the actor it woke (see `Scheduler::help`).
+    /// Whether a tokio task that sends may run the actor (see `Scheduler::help`).
     helping: bool,
+    /// The tokio runtime the drivers run on.
+    runtime: tokio::runtime::Id,
 }
 
 /// The live tasks, by key. A map rather than a slab: its capacity follows the number of live
@@ -600,7 +602,8 @@ thread_local! {
     static CURRENT: Cell<*const Local> = const { Cell::new(ptr::null()) };
     /// The queue of a thread that runs the actors its own send woke (see `Scheduler::help`).
     static HELPER: Worker<Task> = Worker::new_fifo();
-    /// The scheduler whose driver last ran on this thread (its id): a thread of its runtime.
+    /// The scheduler whose driver last ran on this thread, or that found this thread to be
+    /// one of its runtime's (its id).
     static HOSTS: Cell<u64> = const { Cell::new(0) };
     /// Helps of senders to full mailboxes on this thread since one last waited (see
     /// `Scheduler::help_receiver`).
@@ -812,6 +815,7 @@ impl Scheduler {
             closed: AtomicBool::new(false),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             helping,
+            runtime: handle.id(),
         });
         for (index, queue) in queues.into_iter().enumerate() {
             drop(handle.spawn(Driver {
@@ -862,9 +866,24 @@ impl Scheduler {
     /// (whose own queue takes the wake-ups).
     fn may_help(&self) -> bool {
         self.shared.helping
-            && HOSTS.try_with(Cell::get).unwrap_or(0) == self.shared.id
             && tokio::task::try_id().is_some()
             && CURRENT.try_with(|c| c.get().is_null()).unwrap_or(false)
+            && (HOSTS.try_with(Cell::get).unwrap_or(0) == self.shared.id || self.adopt_thread())
+    }
+
+    /// Whether this thread is one of this scheduler's runtime though none of its drivers has
+    /// run here yet (or another scheduler's did since): noted for the next time. A sender
+    /// that streams on one worker keeps the driver its messages wake waiting on that worker
+    /// too, so that no driver of the scheduler may ever run there.
+    #[cold]
+    #[inline(never)]
+    fn adopt_thread(&self) -> bool {
+        let ours = tokio::runtime::Handle::try_current()
+            .is_ok_and(|handle| handle.id() == self.shared.runtime);
+        if ours {
+            let _ = HOSTS.try_with(|hosts| hosts.set(self.shared.id));
+        }
+        ours
     }
 
     /// Calls `first` as a helping caller (wake-ups go on this thread's helper queue, the
@@ -906,9 +925,10 @@ impl Scheduler {
     ///
     /// An ask from a tokio task to a parked actor would otherwise wake a parked driver
     /// through tokio and wait for it; here the caller polls the actor itself, and usually
-    /// finds its reply at once. Only a task of this scheduler's runtime helps (a thread that
-    /// runs its drivers, polling a tokio task), so the actor runs where tokio's timers and
-    /// I/O are at hand, and never from inside a driver, where the driver runs it next anyway.
+    /// finds its reply at once. Only a tokio task on a thread of this scheduler's runtime
+    /// helps (one its drivers ran on, or, checked once, whose current runtime is theirs), so
+    /// the actor runs where tokio's timers and I/O are at hand, and never from inside a
+    /// driver, where the driver runs it next anyway.
     pub(crate) fn help<R>(&self, send: impl FnOnce() -> R) -> R {
         if !self.may_help() {
             return send();
@@ -924,9 +944,11 @@ impl Scheduler {
         }
     }
 
-    /// Runs once on this thread the actor task that `receiver` (the waker a mailbox keeps of
-    /// its receiver) wakes, if it is a task of this scheduler's that is scheduled and waits
-    /// for a driver; says whether it ran it. For a sender that found the mailbox full.
+    /// Runs once on this thread the actor task of a mailbox that a sender found full, if it
+    /// is a task of this scheduler's that is scheduled and waits for a driver; says whether
+    /// it ran it. `receiver` calls the claim it is given with the waker the
+    /// mailbox keeps of its receiver (under the mailbox's lock: nothing is cloned for a task
+    /// that is not claimed).
     ///
     /// A tokio task streaming messages to an actor otherwise fills the mailbox, waits, and
     /// hands its worker back to tokio, whose driver runs the actor and hands it back: two
@@ -935,10 +957,13 @@ impl Scheduler {
     /// runs the actor's poll in its own (the actor takes up to its fairness quota of
     /// messages, then yields back), and goes on sending. The actor's entry stays in its
     /// queue (`QUEUED`): waking it again queues nothing, and the driver that takes the entry
-    /// polls it only if it was woken since. Every [`HELPS_IN_A_ROW`] helps the sender waits
-    /// once instead, so that it returns its worker to tokio. The conditions of
-    /// [`help`](Scheduler::help) apply.
-    pub(crate) fn help_receiver(&self, receiver: impl FnOnce() -> Option<Waker>) -> bool {
+    /// polls it only if it was woken since. After [`HELPS_IN_A_ROW`] helps on a thread, the
+    /// next call there declines once (a sender to a full mailbox then waits, and returns its
+    /// worker to tokio). The conditions of [`help`](Scheduler::help) apply.
+    pub(crate) fn help_receiver(
+        &self,
+        receiver: impl FnOnce(&dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>,
+    ) -> bool {
         if !self.may_help() {
             return false;
         }
@@ -947,32 +972,34 @@ impl Scheduler {
             HELPS.set(0);
             return false;
         }
-        let Some(waker) = receiver() else {
-            return false;
-        };
-        if !ptr::eq(waker.vtable(), &WAKER) {
-            return false;
-        }
-        let data = waker.data();
-        // SAFETY: a waker of `WAKER` points at a task, which the waker keeps alive.
-        let header = unsafe { header(data) };
-        if !ptr::eq(Arc::as_ptr(&header.shared), Arc::as_ptr(&self.shared)) {
-            return false;
-        }
         self.as_helper(|queue| {
-            if !header.claim() {
+            let Some(Claimed(task)) = receiver(&|waker| self.claim(waker)) else {
                 return false;
-            }
+            };
             HELPS.set(helps + 1);
-            // The waker's count becomes the task's.
-            let waker = ManuallyDrop::new(waker);
-            // SAFETY: the waker's data is a task, and its count is handed over (the waker is
-            // not dropped).
-            let task = unsafe { (header.ops.into_task)(waker.data()) };
             task.poll_claimed(queue);
             true
         })
         .unwrap_or(false)
+    }
+
+    /// Claims the task `waker` wakes to poll it here, if it is a task of this scheduler's
+    /// that is scheduled and neither running nor closed; its queued entry stays behind.
+    fn claim(&self, waker: &Waker) -> Option<Claimed> {
+        if !ptr::eq(waker.vtable(), &WAKER) {
+            return None;
+        }
+        let data = waker.data();
+        // SAFETY: a waker of `WAKER` points at a task, which the waker keeps alive.
+        let header = unsafe { header(data) };
+        if !ptr::eq(Arc::as_ptr(&header.shared), Arc::as_ptr(&self.shared)) || !header.claim() {
+            return None;
+        }
+        // SAFETY: as above; the new count is the claim's.
+        Some(Claimed(unsafe {
+            (header.ops.retain)(data);
+            (header.ops.into_task)(data)
+        }))
     }
 
     /// How many of its tasks have not ended.
@@ -1023,6 +1050,9 @@ impl fmt::Debug for Scheduler {
             .finish_non_exhaustive()
     }
 }
+
+/// A task claimed to be polled by a helping caller (see [`Scheduler::help_receiver`]).
+pub(crate) struct Claimed(Task);
 
 /// A task of the scheduler, as a [`TaskHandle`](super::TaskHandle) holds it.
 #[derive(Clone)]
@@ -1360,6 +1390,15 @@ mod tests {
         }
     }
 
+    /// Runs the task `probe` left its waker for, as a sender to its mailbox would.
+    fn help(sched: &Scheduler, probe: &Probe) -> bool {
+        help_with(sched, probe.waker())
+    }
+
+    fn help_with(sched: &Scheduler, waker: Option<Waker>) -> bool {
+        sched.help_receiver(|claim| waker.and_then(|waker| claim(&waker)))
+    }
+
     /// Runs a task on `sched` and waits until a driver has run it: every task queued before
     /// it has been taken by then.
     async fn run_one(sched: &Scheduler) {
@@ -1396,10 +1435,10 @@ mod tests {
 
             // Woken: queued for the driver, which cannot run while this task does.
             waker.wake_by_ref();
-            assert!(sched.help_receiver(|| probe.waker()));
+            assert!(help(&sched, &probe));
             assert_eq!(probe.polls(), 2, "the caller polled it");
             assert!(
-                !sched.help_receiver(|| probe.waker()),
+                !help(&sched, &probe),
                 "not scheduled any more: nothing to run"
             );
             // Its entry is still queued: the driver takes it and finds nothing to do.
@@ -1409,7 +1448,7 @@ mod tests {
             // Helped again, then woken again: the entry left behind is the one that runs it,
             // and no second entry is queued.
             waker.wake_by_ref();
-            assert!(sched.help_receiver(|| probe.waker()));
+            assert!(help(&sched, &probe));
             assert_eq!(probe.polls(), 3);
             assert_eq!(sched.shared.injector.len(), 1, "the entry left behind");
             waker.wake_by_ref();
@@ -1439,7 +1478,7 @@ mod tests {
             });
             run_one(&sched).await;
             probe.waker().unwrap().wake_by_ref();
-            assert!(sched.help_receiver(|| probe.waker()));
+            assert!(help(&sched, &probe));
             // Idle, its entry queued: the abort leaves the drop to whoever takes the entry.
             task.abort();
             run_one(&sched).await;
@@ -1455,17 +1494,17 @@ mod tests {
             let _task = sched.spawn(probe.future());
             run_one(&sched).await;
             // Not scheduled: idle, waiting for its waker.
-            assert!(!sched.help_receiver(|| probe.waker()));
+            assert!(!help(&sched, &probe));
             // No waker, or one that is not a task's.
-            assert!(!sched.help_receiver(|| None));
-            assert!(!sched.help_receiver(|| Some(Waker::noop().clone())));
+            assert!(!help_with(&sched, None));
+            assert!(!help_with(&sched, Some(Waker::noop().clone())));
             // A task of another scheduler on this runtime.
             let other = Scheduler::new(&tokio::runtime::Handle::current(), true);
             let stranger = Probe::new();
             let _stranger_task = other.spawn(stranger.future());
             run_one(&other).await;
             stranger.waker().unwrap().wake_by_ref();
-            assert!(!sched.help_receiver(|| stranger.waker()));
+            assert!(!help(&sched, &stranger));
             assert_eq!(probe.polls(), 1);
             run_one(&other).await;
             assert_eq!(stranger.polls(), 2, "its own driver ran it");
@@ -1481,17 +1520,14 @@ mod tests {
             let waker = probe.waker().unwrap();
             for _ in 0..super::HELPS_IN_A_ROW {
                 waker.wake_by_ref();
-                assert!(sched.help_receiver(|| probe.waker()));
+                assert!(help(&sched, &probe));
             }
             waker.wake_by_ref();
             assert!(
-                !sched.help_receiver(|| probe.waker()),
+                !help(&sched, &probe),
                 "the caller waits once, returning its worker to tokio"
             );
-            assert!(
-                sched.help_receiver(|| probe.waker()),
-                "and then helps again"
-            );
+            assert!(help(&sched, &probe), "and then helps again");
         });
     }
 
@@ -1504,7 +1540,7 @@ mod tests {
         runtime.block_on(run_one(&sched));
         probe.waker().unwrap().wake_by_ref();
         // `block_on`'s future is no tokio task.
-        assert!(!runtime.block_on(async { sched.help_receiver(|| probe.waker()) }));
+        assert!(!runtime.block_on(async { help(&sched, &probe) }));
         // A scheduler that does not let callers help.
         let off = Scheduler::new(runtime.handle(), false);
         let quiet = Probe::new();
@@ -1515,10 +1551,45 @@ mod tests {
             let off = Arc::new(off);
             let waker = quiet.waker();
             let inner = off.clone();
-            tokio::spawn(async move { inner.help_receiver(|| waker) })
+            tokio::spawn(async move { help_with(&inner, waker) })
                 .await
                 .unwrap()
         });
         assert!(!helped);
+    }
+
+    #[test]
+    fn a_thread_of_the_runtime_helps_before_any_driver_ran_there_and_another_runtimes_never() {
+        helping(|sched| async move {
+            let probe = Probe::new();
+            let _task = sched.spawn(probe.future());
+            run_one(&sched).await;
+            // As on a worker thread where no driver of the scheduler has run yet.
+            super::HOSTS.set(0);
+            probe.waker().unwrap().wake_by_ref();
+            assert!(help(&sched, &probe), "a thread of the runtime");
+            assert_eq!(
+                super::HOSTS.get(),
+                sched.shared.id,
+                "noted for the next time"
+            );
+
+            // A tokio task of another runtime, on its own thread.
+            probe.waker().unwrap().wake_by_ref();
+            let waker = probe.waker();
+            let inner = sched.clone();
+            let helped = std::thread::spawn(move || {
+                current_thread().block_on(async move {
+                    tokio::spawn(async move { help_with(&inner, waker) })
+                        .await
+                        .unwrap()
+                })
+            })
+            .join()
+            .unwrap();
+            assert!(!helped, "another runtime's thread never runs the actor");
+            run_one(&sched).await;
+            assert_eq!(probe.polls(), 3, "its own driver ran it");
+        });
     }
 }
