@@ -5,6 +5,8 @@
 
 use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use snowglobe::{Actor, ActorRef, Mailbox, SpawnOptions, System, messages};
@@ -82,11 +84,21 @@ impl Log {
         std::mem::take(&mut self.seen)
     }
 
-    /// Says it started, and returns once `gate` opens.
+    /// Says it started, and returns once `gate` opens; counts its polls in `polls`.
     #[message]
-    async fn hold(&mut self, started: oneshot::Sender<()>, gate: oneshot::Receiver<()>) {
+    async fn hold(
+        &mut self,
+        started: oneshot::Sender<()>,
+        mut gate: oneshot::Receiver<()>,
+        polls: Arc<AtomicUsize>,
+    ) {
         started.send(()).unwrap();
-        gate.await.unwrap();
+        std::future::poll_fn(|cx| {
+            polls.fetch_add(1, Ordering::SeqCst);
+            std::pin::Pin::new(&mut gate).poll(cx)
+        })
+        .await
+        .unwrap();
     }
 }
 
@@ -262,18 +274,21 @@ fn a_sender_that_keeps_finding_the_mailbox_full_gives_its_worker_back_now_and_th
         let log = spawn_small_log(&system);
         log.take().await.unwrap();
         let me = tokio::task::id();
-        let count = SMALL as u64 * 40;
+        let streamed = SMALL * 39;
+        let count = (streamed + SMALL) as u64;
         for v in 0..count {
             log.note(v).tell().await.unwrap();
         }
         let seen = log.take().await.unwrap();
         let values: Vec<u64> = seen.iter().map(|(v, _)| *v).collect();
         assert_eq!(values, (0..count).collect::<Vec<_>>(), "all, in order");
-        let helped = seen.iter().filter(|(_, task)| *task == Some(me)).count();
-        assert!(helped > 0, "the sender ran the actor");
         assert!(
-            helped < seen.len(),
-            "and waited at times, its worker running the actor's driver"
+            seen.iter().any(|(_, task)| *task == Some(me)),
+            "the sender ran the actor"
+        );
+        assert!(
+            seen[..streamed].iter().any(|(_, task)| *task != Some(me)),
+            "and waited at times while it streamed, its worker running the actor's driver"
         );
     });
 }
@@ -303,8 +318,10 @@ fn a_sender_does_not_run_an_actor_that_waits_in_a_handler() {
         log.take().await.unwrap();
         let (open, gate) = oneshot::channel();
         let (started, start) = oneshot::channel();
-        log.hold(started, gate).tell().await.unwrap();
+        let polls = Arc::new(AtomicUsize::new(0));
+        log.hold(started, gate, polls.clone()).tell().await.unwrap();
         start.await.unwrap();
+        let polled = polls.load(Ordering::SeqCst);
         for v in 0..SMALL as u64 {
             log.note(v).tell().await.unwrap();
         }
@@ -312,6 +329,11 @@ fn a_sender_does_not_run_an_actor_that_waits_in_a_handler() {
         assert!(
             poll_once(tell.as_mut()).is_pending(),
             "the actor waits for its gate, not for a worker: the sender waits for room"
+        );
+        assert_eq!(
+            polls.load(Ordering::SeqCst),
+            polled,
+            "nor did it poll the handler"
         );
         open.send(()).unwrap();
         tell.await.unwrap();
@@ -352,4 +374,22 @@ async fn tells_from_many_tasks_to_a_small_mailbox_on_two_workers_all_arrive_in_o
         );
     }
     system.shutdown().await;
+}
+
+#[test]
+fn an_ask_after_a_burst_that_ran_the_actor_is_answered_in_its_first_poll() {
+    in_a_task(|system| async move {
+        let log = spawn_small_log(&system);
+        log.take().await.unwrap();
+        // The last tell finds the mailbox full and runs the actor, which parks with its queue
+        // entry left behind: the ask's wake-up queues nothing, and the asker claims it.
+        for v in 0..=SMALL as u64 {
+            log.note(v).tell().await.unwrap();
+        }
+        let mut ask = pin!(log.take().into_future());
+        assert!(
+            matches!(poll_once(ask.as_mut()), Poll::Ready(Ok(seen)) if seen.len() == SMALL + 1),
+            "answered in the ask's first poll"
+        );
+    });
 }

@@ -17,7 +17,7 @@ use crate::resilience::{DedupStore, MemoryDedupStore};
 use crate::supervision::{
     ActorEvent, DeadLetter, DeadLetterReason, LinkError, RestartLog, Supervisor, Terminated,
 };
-use crate::system::{Bulkhead, Instant, System};
+use crate::system::{Bulkhead, Claimed, Instant, System};
 
 /// Signals an actor's task receives through its mailbox.
 pub(crate) mod signal {
@@ -177,10 +177,16 @@ impl<A: Actor> Cell<A> {
     /// sender that found the mailbox full (see `Scheduler::help_receiver`).
     fn help_receiver(&self) -> bool {
         let rt = self.core.system.shared().rt();
-        rt.help_receiver(|claim| {
-            self.queue
-                .with_receiver_waker(|waker| waker.and_then(claim))
-        })
+        rt.help_receiver(|claim| self.claim_receiver(claim))
+    }
+
+    /// Calls `claim` with the waker the mailbox keeps of its receiver, if it has one.
+    pub(crate) fn claim_receiver(
+        &self,
+        claim: &dyn Fn(&Waker) -> Option<Claimed>,
+    ) -> Option<Claimed> {
+        self.queue
+            .with_receiver_waker(|waker| waker.and_then(claim))
     }
 
     /// Claims a mailbox slot, waiting for room. A sender that finds the mailbox full may
@@ -203,7 +209,11 @@ impl<A: Actor> Cell<A> {
                 done => return Poll::Ready(done),
             }
         }
-        self.queue.poll_reserve(cx)
+        let reserved = self.queue.poll_reserve(cx);
+        if reserved.is_pending() {
+            self.core.system.shared().rt().sender_waited();
+        }
+        reserved
     }
 }
 

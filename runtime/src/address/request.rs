@@ -409,7 +409,10 @@ impl<E: Endpoint<M>, M: Message> Future for Ask<'_, E, M> {
                     match this.target.try_reserve() {
                         Ok(slot) => {
                             let target = this.target;
-                            system.rt().help(|| target.push(slot, headers, msg, reply));
+                            system.rt().help(
+                                || target.push(slot, headers, msg, reply),
+                                |claim| target.claim_receiver(claim),
+                            );
                             this.state = AskState::Waiting { reply: receiver };
                         }
                         Err(Reject::Closed) => return Poll::Ready(Err(AskError::Closed(msg))),

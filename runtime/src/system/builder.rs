@@ -127,8 +127,10 @@ impl SystemBuilder {
     /// inside the sending task's poll: it sees that task's context (its `tokio::task_local!`
     /// values, its current `tracing` span), and a lock the task holds across the send's
     /// `.await` (which clippy's `await_holding_lock` warns of) is still held while the
-    /// handler runs, so a handler taking the same lock deadlocks. Turn it off when sending
-    /// code does that, or when handlers must always run on the system's own tasks.
+    /// handler runs, so a handler taking the same lock deadlocks. The actors the helped
+    /// actor wakes (a request passed along) may run in the sending task too. Turn it off
+    /// when sending code holds such a lock, or when handlers must always run on the system's
+    /// own tasks.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -143,6 +145,13 @@ impl SystemBuilder {
     pub fn inline_handlers(mut self, inline: bool) -> Self {
         self.inline_handlers = inline;
         self
+    }
+
+    /// The former name of [`inline_handlers`](SystemBuilder::inline_handlers), from when it
+    /// covered asks alone.
+    #[deprecated(note = "renamed to `inline_handlers`, which covers tells to full mailboxes too")]
+    pub fn inline_asks(self, inline: bool) -> Self {
+        self.inline_handlers(inline)
     }
 
     /// Seeds the system's random numbers ([`System::random_u64`]), for reproducible runs.

@@ -11,6 +11,8 @@ mod spawn;
 mod sweep;
 mod time;
 
+pub(crate) use sched::Claimed;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::future::{Future, poll_fn};

@@ -101,10 +101,15 @@ impl Rt {
         }
     }
 
-    /// Calls `send`; on tokio, runs the actors it woke on this thread (see `Scheduler::help`).
-    pub(crate) fn help<R>(&self, send: impl FnOnce() -> R) -> R {
+    /// Calls `send`; on tokio, runs the actors it woke on this thread, or the one `receiver`
+    /// leads to if it woke none (see `Scheduler::help`).
+    pub(crate) fn help<R>(
+        &self,
+        send: impl FnOnce() -> R,
+        receiver: impl FnOnce(&dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>,
+    ) -> R {
         match self {
-            Rt::Tokio(rt) => rt.sched.help(send),
+            Rt::Tokio(rt) => rt.sched.help(send, receiver),
             Rt::Sim(_) => send(),
         }
     }
@@ -118,6 +123,14 @@ impl Rt {
         match self {
             Rt::Tokio(rt) => rt.sched.help_receiver(receiver),
             Rt::Sim(_) => false,
+        }
+    }
+
+    /// Notes that a sender to a full mailbox waits on this thread (see
+    /// `Scheduler::help_receiver`).
+    pub(crate) fn sender_waited(&self) {
+        if let Rt::Tokio(_) = self {
+            super::sched::sender_waited();
         }
     }
 

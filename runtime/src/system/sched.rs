@@ -68,10 +68,13 @@ const BUDGET: u32 = 128;
 /// Every this many tasks, a driver looks at the shared queue before its own, so that
 /// wake-ups from outside are not starved by actors that keep waking each other.
 const GLOBAL_EVERY: u32 = 31;
-/// Times in a row a tokio task may run an actor whose mailbox it found full (see
-/// [`Scheduler::help_receiver`]) before it waits once, as any sender to a full mailbox does,
-/// and so returns its worker to tokio.
+/// Times tokio tasks on one thread may run actors whose mailboxes they found full (see
+/// [`Scheduler::help_receiver`]) before one of them waits, as any sender to a full mailbox
+/// does, and so returns its worker to tokio.
 const HELPS_IN_A_ROW: u32 = 8;
+/// The tasks such a help may run besides the actor (those its poll woke): with
+/// [`HELPS_IN_A_ROW`] helps, about a driver's budget between two waits.
+const HELP_BUDGET: u32 = BUDGET / HELPS_IN_A_ROW;
 
 /// A task in a queue or in the list of live tasks.
 type Task = Arc<dyn Run>;
@@ -84,7 +87,8 @@ trait Run: Send + Sync {
     /// Polls the task once; the caller has just set `RUNNING`. A task woken meanwhile goes
     /// back on `queue` unless an entry of it is queued already.
     fn poll_claimed(self: Arc<Self>, queue: &Worker<Task>);
-    /// Drops the future now unless a driver polls it, which then drops it after its poll.
+    /// Drops the future now unless a poller (a driver, a helping caller) polls it, which then
+    /// drops it after its poll.
     fn close(self: Arc<Self>);
     /// Queues it on its own scheduler's shared queue (it is scheduled already).
     fn reschedule(self: Arc<Self>);
@@ -124,8 +128,8 @@ struct Ops {
     into_task: unsafe fn(*const ()) -> Task,
 }
 
-// SAFETY: the future is touched only by the holder of `RUNNING` (a driver's poll, a closer's
-// drop), which the state word gives to one thread at a time; everything else is atomic or
+// SAFETY: the future is touched only by the holder of `RUNNING` (a driver's or a helping
+// caller's poll, a closer's drop), which the state word gives to one thread at a time; everything else is atomic or
 // immutable. `F: Send` lets the future move between the threads that hold `RUNNING`.
 unsafe impl<F: Send> Sync for TaskCell<F> {}
 
@@ -605,8 +609,8 @@ thread_local! {
     /// The scheduler whose driver last ran on this thread, or that found this thread to be
     /// one of its runtime's (its id).
     static HOSTS: Cell<u64> = const { Cell::new(0) };
-    /// Helps of senders to full mailboxes on this thread since one last waited (see
-    /// `Scheduler::help_receiver`).
+    /// Helps of senders to full mailboxes on this thread since a sender here last waited
+    /// (see `Scheduler::help_receiver`).
     static HELPS: Cell<u32> = const { Cell::new(0) };
 }
 
@@ -800,8 +804,9 @@ pub(crate) struct Scheduler {
 }
 
 impl Scheduler {
-    /// A scheduler with one driver per worker thread of `handle`'s runtime; `helping`: an ask
-    /// from a tokio task may run the actor it woke (see [`help`](Scheduler::help)).
+    /// A scheduler with one driver per worker thread of `handle`'s runtime; `helping`: a tokio
+    /// task that sends may run the actor (see [`help`](Scheduler::help) and
+    /// [`help_receiver`](Scheduler::help_receiver)).
     pub(crate) fn new(handle: &tokio::runtime::Handle, helping: bool) -> Scheduler {
         // One bit per driver in `parked`.
         let drivers = handle.metrics().num_workers().clamp(1, 64);
@@ -887,14 +892,17 @@ impl Scheduler {
     }
 
     /// Calls `first` as a helping caller (wake-ups go on this thread's helper queue, the
-    /// first of each poll), then runs what it queued there; `None` if the thread's queue is
-    /// gone (the thread is ending).
+    /// first of each poll), then runs what it queued there, up to `budget` polls or the
+    /// first yield; `None` if the thread's queue is gone (the thread is ending).
     ///
     /// The helper runs, of the tasks each poll wakes, the first (a request passed along a
-    /// chain of actors, and the replies back), up to a driver's budget or the first yield;
-    /// other wake-ups (an actor telling many), and whatever is left at the end, go to the
-    /// drivers.
-    fn as_helper<R>(&self, first: impl FnOnce(&Worker<Task>) -> R) -> Option<R> {
+    /// chain of actors, and the replies back); other wake-ups (an actor telling many), and
+    /// whatever is left at the end, go to the drivers.
+    fn as_helper<R>(
+        &self,
+        budget: u32,
+        first: impl FnOnce(&Local, &Worker<Task>) -> R,
+    ) -> Option<R> {
         HELPER
             .try_with(|queue| {
                 let local = Local {
@@ -907,9 +915,9 @@ impl Scheduler {
                 // Whatever is left goes to the drivers, even if something below panicked.
                 let _leftovers = Leftovers(queue);
                 let _entered = enter(&local);
-                let first = first(queue);
+                let first = first(&local, queue);
                 let mut polled = 0;
-                while polled < BUDGET && !local.yielded.get() {
+                while polled < budget && !local.yielded.get() {
                     let Some(task) = queue.pop() else { break };
                     local.woke.set(false);
                     task.run(queue);
@@ -921,7 +929,10 @@ impl Scheduler {
     }
 
     /// Calls `send` (an ask's push), and runs on this thread the task its wake-up made
-    /// ready, before the caller waits for the reply.
+    /// ready, before the caller waits for the reply. `receiver` calls the claim it is given
+    /// with the waker the mailbox keeps of its receiver: a send that woke nothing found the
+    /// actor scheduled already (its queue entry left behind by a helping sender, or queued
+    /// for a driver), and the caller runs it if no one runs it yet.
     ///
     /// An ask from a tokio task to a parked actor would otherwise wake a parked driver
     /// through tokio and wait for it; here the caller polls the actor itself, and usually
@@ -929,12 +940,25 @@ impl Scheduler {
     /// helps (one its drivers ran on, or, checked once, whose current runtime is theirs), so
     /// the actor runs where tokio's timers and I/O are at hand, and never from inside a
     /// driver, where the driver runs it next anyway.
-    pub(crate) fn help<R>(&self, send: impl FnOnce() -> R) -> R {
+    pub(crate) fn help<R>(
+        &self,
+        send: impl FnOnce() -> R,
+        receiver: impl FnOnce(&dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>,
+    ) -> R {
         if !self.may_help() {
             return send();
         }
         let mut send = Some(send);
-        match self.as_helper(|_| send.take().map(|send| send())) {
+        let helped = self.as_helper(BUDGET, |local, queue| {
+            let sent = send.take().map(|send| send());
+            if !local.woke.get()
+                && let Some(Claimed(task)) = receiver(&|waker| self.claim(waker))
+            {
+                task.poll_claimed(queue);
+            }
+            sent
+        });
+        match helped {
             Some(Some(sent)) => sent,
             _ => match send {
                 // The thread is ending and its queue is gone: a plain send.
@@ -944,22 +968,24 @@ impl Scheduler {
         }
     }
 
-    /// Runs once on this thread the actor task of a mailbox that a sender found full, if it
-    /// is a task of this scheduler's that is scheduled and waits for a driver; says whether
-    /// it ran it. `receiver` calls the claim it is given with the waker the
-    /// mailbox keeps of its receiver (under the mailbox's lock: nothing is cloned for a task
-    /// that is not claimed).
+    /// Runs on this thread the actor task of a mailbox that a sender found full, if it is a
+    /// task of this scheduler's that is scheduled and waits for a driver; says whether it
+    /// ran it. `receiver` calls the claim it is given with the waker the mailbox keeps of
+    /// its receiver (under the mailbox's lock: nothing is cloned for a task that is not
+    /// claimed).
     ///
     /// A tokio task streaming messages to an actor otherwise fills the mailbox, waits, and
     /// hands its worker back to tokio, whose driver runs the actor and hands it back: two
     /// task switches of tokio's, and with them its look for work elsewhere, which at times
     /// wakes the other worker and spreads the two tasks over both threads. Here the sender
-    /// runs the actor's poll in its own (the actor takes up to its fairness quota of
-    /// messages, then yields back), and goes on sending. The actor's entry stays in its
-    /// queue (`QUEUED`): waking it again queues nothing, and the driver that takes the entry
-    /// polls it only if it was woken since. After [`HELPS_IN_A_ROW`] helps on a thread, the
-    /// next call there declines once (a sender to a full mailbox then waits, and returns its
-    /// worker to tokio). The conditions of [`help`](Scheduler::help) apply.
+    /// polls the actor in its own poll (the actor takes up to its fairness quota of
+    /// messages, then yields back), runs up to [`HELP_BUDGET`] of the tasks that poll woke,
+    /// and goes on sending. The actor's entry stays in its queue (`QUEUED`): waking it
+    /// again queues nothing, and the driver that takes the entry polls it only if it was
+    /// woken since. After [`HELPS_IN_A_ROW`] helps on a thread, calls there decline until a
+    /// sender there has waited ([`sender_waited`]), so that a sender streaming to a full
+    /// mailbox returns its worker to tokio now and then. The conditions of
+    /// [`help`](Scheduler::help) apply.
     pub(crate) fn help_receiver(
         &self,
         receiver: impl FnOnce(&dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>,
@@ -967,16 +993,17 @@ impl Scheduler {
         if !self.may_help() {
             return false;
         }
-        let helps = HELPS.get();
+        let Ok(helps) = HELPS.try_with(Cell::get) else {
+            return false;
+        };
         if helps >= HELPS_IN_A_ROW {
-            HELPS.set(0);
             return false;
         }
-        self.as_helper(|queue| {
+        self.as_helper(HELP_BUDGET, |_, queue| {
             let Some(Claimed(task)) = receiver(&|waker| self.claim(waker)) else {
                 return false;
             };
-            HELPS.set(helps + 1);
+            let _ = HELPS.try_with(|count| count.set(helps + 1));
             task.poll_claimed(queue);
             true
         })
@@ -1049,6 +1076,12 @@ impl fmt::Debug for Scheduler {
             .field("closed", &self.shared.closed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
+}
+
+/// Notes that a sender to a full mailbox waits on this thread, returning its worker to
+/// tokio: helps may start again (see [`Scheduler::help_receiver`]).
+pub(crate) fn sender_waited() {
+    let _ = HELPS.try_with(|count| count.set(0));
 }
 
 /// A task claimed to be polled by a helping caller (see [`Scheduler::help_receiver`]).
@@ -1357,6 +1390,8 @@ mod tests {
         polls: Arc<AtomicUsize>,
         waker: Arc<Mutex<Option<Waker>>>,
         done: Arc<AtomicBool>,
+        /// Wakes itself in its polls.
+        wake_self: Arc<AtomicBool>,
     }
 
     impl Probe {
@@ -1365,13 +1400,18 @@ mod tests {
                 polls: Arc::default(),
                 waker: Arc::default(),
                 done: Arc::default(),
+                wake_self: Arc::default(),
             }
         }
 
         fn future(&self) -> impl Future<Output = ()> + Send + 'static {
             let (polls, waker, done) = (self.polls.clone(), self.waker.clone(), self.done.clone());
+            let wake_self = self.wake_self.clone();
             poll_fn(move |cx| {
                 polls.fetch_add(1, Ordering::SeqCst);
+                if wake_self.load(Ordering::SeqCst) {
+                    cx.waker().wake_by_ref();
+                }
                 *waker.lock() = Some(cx.waker().clone());
                 if done.load(Ordering::SeqCst) {
                     Poll::Ready(())
@@ -1512,7 +1552,7 @@ mod tests {
     }
 
     #[test]
-    fn a_caller_helps_a_few_times_then_declines_once() {
+    fn callers_on_a_thread_help_a_few_times_then_decline_until_a_sender_there_waited() {
         helping(|sched| async move {
             let probe = Probe::new();
             let _task = sched.spawn(probe.future());
@@ -1523,11 +1563,67 @@ mod tests {
                 assert!(help(&sched, &probe));
             }
             waker.wake_by_ref();
-            assert!(
-                !help(&sched, &probe),
-                "the caller waits once, returning its worker to tokio"
-            );
+            for _ in 0..3 {
+                assert!(
+                    !help(&sched, &probe),
+                    "declined until a sender waits, returning its worker to tokio"
+                );
+            }
+            super::sender_waited();
             assert!(help(&sched, &probe), "and then helps again");
+        });
+    }
+
+    #[test]
+    fn a_task_woken_during_its_helped_poll_is_polled_once_more_by_its_entry() {
+        helping(|sched| async move {
+            let probe = Probe::new();
+            let _task = sched.spawn(probe.future());
+            run_one(&sched).await;
+            let waker = probe.waker().unwrap();
+            waker.wake_by_ref();
+            // Woken while the caller polls it: scheduled again, its entry still queued.
+            probe.wake_self.store(true, Ordering::SeqCst);
+            assert!(help(&sched, &probe));
+            probe.wake_self.store(false, Ordering::SeqCst);
+            assert_eq!(probe.polls(), 2);
+            assert_eq!(
+                sched.shared.injector.len(),
+                1,
+                "its one entry, not requeued"
+            );
+            run_one(&sched).await;
+            assert_eq!(probe.polls(), 3, "the entry polled it");
+            run_one(&sched).await;
+            assert_eq!(probe.polls(), 3);
+        });
+    }
+
+    #[test]
+    fn a_task_that_ends_in_its_helped_poll_is_let_go_when_its_entry_is_taken() {
+        helping(|sched| async move {
+            let probe = Probe::new();
+            let handle = sched.spawn(probe.future());
+            run_one(&sched).await;
+            let waker = probe.waker.lock().take().unwrap();
+            waker.wake_by_ref();
+            probe.done.store(true, Ordering::SeqCst);
+            assert!(
+                help_with(&sched, Some(waker)),
+                "the waker's count is let go too"
+            );
+            assert!(handle.is_finished(), "it ended in the caller's poll");
+            assert_eq!(sched.live(), 0, "off the list of live tasks");
+            // The waker its last poll left.
+            drop(probe.waker.lock().take());
+            let task = handle.task.as_ref().unwrap();
+            assert_eq!(
+                Arc::strong_count(task),
+                2,
+                "the handle's count and its entry's"
+            );
+            run_one(&sched).await;
+            assert_eq!(Arc::strong_count(task), 1, "the entry's count let go");
         });
     }
 
