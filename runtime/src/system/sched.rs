@@ -112,8 +112,6 @@ struct TaskCell<F> {
 struct Header {
     state: AtomicUsize,
     shared: Arc<Shared>,
-    /// Its key in the list of live tasks.
-    key: u64,
     /// The task's reference counting, for its wakers.
     ops: &'static Ops,
 }
@@ -282,7 +280,8 @@ where
             tracing::error!("a task's future panicked while it was dropped");
         }
         self.header.state.fetch_or(DONE, Ordering::AcqRel);
-        self.header.shared.forget(self.header.key);
+        // Its address is its key in the list of live tasks.
+        self.header.shared.forget(ptr::from_ref(self).addr());
     }
 }
 
@@ -422,12 +421,12 @@ struct Shared {
     runtime: tokio::runtime::Id,
 }
 
-/// The live tasks, by key. A map rather than a slab: its capacity follows the number of live
-/// tasks back down, so that ten thousand actors spawned and stopped leave nothing behind.
+/// The live tasks, by address (unique among them: the list holds a count of each). A map
+/// rather than a slab: its capacity follows the number of live tasks back down, so that ten
+/// thousand actors spawned and stopped leave nothing behind.
 #[derive(Default)]
 struct Live {
-    tasks: HashMap<u64, Task>,
-    next_key: u64,
+    tasks: HashMap<usize, Task>,
     closed: bool,
 }
 
@@ -534,24 +533,21 @@ impl Shared {
         if live.closed {
             return Err(future);
         }
-        let key = live.next_key;
-        live.next_key += 1;
         let task = Arc::new(TaskCell {
             header: Header {
                 // Queued by the spawner.
                 state: AtomicUsize::new(SCHEDULED | QUEUED),
                 shared: self.clone(),
-                key,
                 ops: &TaskCell::<F>::OPS,
             },
             future: UnsafeCell::new(Some(future)),
         });
-        live.tasks.insert(key, task.clone());
+        live.tasks.insert(Arc::as_ptr(&task).addr(), task.clone());
         Ok(task)
     }
 
     /// Takes an ended task off the list.
-    fn forget(&self, key: u64) {
+    fn forget(&self, key: usize) {
         let task = {
             let mut live = self.live.lock();
             let task = live.tasks.remove(&key);
