@@ -124,6 +124,8 @@ struct Ops {
     release: unsafe fn(*const ()),
     /// The task, from a count the caller hands over.
     into_task: unsafe fn(*const ()) -> Task,
+    /// The task, with a new count (a wake-up by reference, in one call).
+    task: unsafe fn(*const ()) -> Task,
 }
 
 // SAFETY: the future is touched only by the holder of `RUNNING` (a driver's or a helping
@@ -135,7 +137,13 @@ impl Header {
     /// Marks the task scheduled; `true` when the caller must queue it (it was idle, and no
     /// entry of it is queued).
     fn notify(&self) -> bool {
-        let mut state = self.state.load(Ordering::Acquire);
+        // The usual case first: idle, with no entry queued.
+        let Err(mut state) =
+            self.state
+                .compare_exchange(0, SCHEDULED | QUEUED, Ordering::AcqRel, Ordering::Acquire)
+        else {
+            return true;
+        };
         loop {
             if state & (SCHEDULED | CLOSED | DONE) != 0 {
                 return false;
@@ -232,8 +240,7 @@ unsafe fn wake_by_ref(ptr: *const ()) {
     unsafe {
         let header = header(ptr);
         if header.notify() {
-            (header.ops.retain)(ptr);
-            header.shared.schedule((header.ops.into_task)(ptr));
+            header.shared.schedule((header.ops.task)(ptr));
         }
     }
 }
@@ -251,6 +258,7 @@ where
         retain: Self::retain,
         release: Self::release,
         into_task: Self::into_task,
+        task: Self::task,
     };
 
     unsafe fn retain(ptr: *const ()) {
@@ -266,6 +274,14 @@ where
     unsafe fn into_task(ptr: *const ()) -> Task {
         // SAFETY: as above; the caller's count becomes the task's.
         unsafe { Arc::from_raw(ptr.cast::<Self>()) }
+    }
+
+    unsafe fn task(ptr: *const ()) -> Task {
+        // SAFETY: as above; the new count is the task's.
+        unsafe {
+            Arc::increment_strong_count(ptr.cast::<Self>());
+            Arc::from_raw(ptr.cast::<Self>())
+        }
     }
 
     /// Drops the future and leaves the list of live tasks. The caller holds `RUNNING`.
@@ -291,7 +307,15 @@ where
 {
     fn run(self: Arc<Self>, queue: &Worker<Task>) {
         let header = &self.header;
-        let mut state = header.state.load(Ordering::Acquire);
+        // The usual case first: scheduled, this entry its only one, nothing else.
+        let Err(mut state) = header.state.compare_exchange(
+            SCHEDULED | QUEUED,
+            RUNNING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) else {
+            return self.poll_claimed(queue);
+        };
         loop {
             // Held by a poller or a closer, ended, or polled since this entry was queued by
             // a caller that ran it itself: the entry is stale. (A running task's poller
@@ -316,6 +340,7 @@ where
         self.poll_claimed(queue);
     }
 
+    #[inline(always)]
     fn poll_claimed(self: Arc<Self>, queue: &Worker<Task>) {
         let header = &self.header;
         if header.state.load(Ordering::Acquire) & CLOSED != 0 {
@@ -345,7 +370,14 @@ where
                 return self.complete();
             }
         }
-        let mut state = header.state.load(Ordering::Acquire);
+        // The usual case first: not woken meanwhile, no entry queued.
+        let Err(mut state) =
+            header
+                .state
+                .compare_exchange(RUNNING, 0, Ordering::AcqRel, Ordering::Acquire)
+        else {
+            return;
+        };
         let requeue = loop {
             if state & CLOSED != 0 {
                 return self.complete();
@@ -1019,10 +1051,7 @@ impl Scheduler {
             return None;
         }
         // SAFETY: as above; the new count is the claim's.
-        Some(Claimed(unsafe {
-            (header.ops.retain)(data);
-            (header.ops.into_task)(data)
-        }))
+        Some(Claimed(unsafe { (header.ops.task)(data) }))
     }
 
     /// How many of its tasks have not ended.
