@@ -247,10 +247,10 @@ struct Memory {
     /// After a burst of [`BURST`] tells each (a reply not awaited, for tokio), handled,
     /// idle again: a burst after asks gives its blocks back as the actor parks (one the actor
     /// takes in two or three goes, parking between them, counts as bursts in a row, and the
-    /// third in a row keeps a block).
+    /// fourth in a row keeps a block).
     after_burst: f64,
     /// After a second burst right after the first, handled, idle again: a mailbox keeps the
-    /// block of the third burst in a row (counting the goes each burst was taken in) for the
+    /// block of the fourth burst in a row (counting the goes each burst was taken in) for the
     /// next one, until its next park or the system's sweep.
     after_second_burst: f64,
     /// [`SWEEP_WAIT`] later, still idle.

@@ -9,6 +9,8 @@
 
 mod queue;
 
+#[cfg(test)]
+pub(crate) use queue::KEEP_AFTER_BURSTS;
 pub(crate) use queue::{Pop, Queue, Ready, Reject, Slot};
 
 /// The kind and size of an actor's mailbox.

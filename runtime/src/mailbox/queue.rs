@@ -61,10 +61,11 @@
 //!   would need the tail there). Only a receiver parked at offset 0 of a hollow lap (nothing
 //!   came since it last parked) parks without moving.
 //! - A burst (a lap left at a park with its full block) gives its blocks back at the park
-//!   that ends it, the lap's and the pool's (below), unless it is the third burst in a row
+//!   that ends it, the lap's and the pool's (below), unless it is the fourth burst in a row
 //!   ([`KEEP_AFTER_BURSTS`]; a lap of one message each ends a row). A burst taken in two or
-//!   three goes, as an actor running beside its sender takes one, is not yet a pattern.
-//! - From the third burst in a row on, one block stays: the pool's first, or else the full
+//!   three goes, as an actor running beside its sender takes one, or two bursts one of them
+//!   taken in two goes, are not yet a pattern.
+//! - From the fourth burst in a row on, one block stays: the pool's first, or else the full
 //!   block the receiver left; the rest are freed. That *spare* is marked ([`IDLE_SPARE`], a
 //!   bit of the pool's word). A sender that takes a block takes the mark with it; a spare
 //!   still marked at the next park was not needed since, and is freed. So the blocks of
@@ -154,9 +155,11 @@ const MAX_RELEASE_BATCH: usize = 64;
 
 /// The burst in a row (a lap with its full block, left at a park) from which the lap's block
 /// is kept as the spare for the next: earlier ones give their blocks back at the park. One
-/// burst taken in two or three goes (its actor running beside its sender) is not yet a
-/// pattern worth a block of idle memory; a fourth burst in a row allocates nothing.
-const KEEP_AFTER_BURSTS: u8 = 3;
+/// burst taken in two or three goes (its actor running beside its sender), or two back to
+/// back with one taken in two goes (the sender paused longer than the actor looks before
+/// parking), is not yet a pattern worth a block of idle memory; a fifth burst in a row
+/// allocates nothing.
+pub(crate) const KEEP_AFTER_BURSTS: u8 = 4;
 
 /// How often the receiver re-reads a slot that a sender claimed but has not filled yet,
 /// before it yields to the scheduler.
@@ -1020,10 +1023,10 @@ impl<T> Queue<T> {
         }
     }
 
-    /// A burst ended at this park before the third in a row: its blocks go back at once,
+    /// A burst ended at this park before the fourth in a row: its blocks go back at once,
     /// `block` (the lap the receiver left) and the spare, if no sender took it. Kept, they
     /// would save the next burst one allocation; an actor that gets bursts back to back keeps
-    /// them from the third on (see [`keep_or_free`](Queue::keep_or_free)), one asked a question
+    /// them from the fourth on (see [`keep_or_free`](Queue::keep_or_free)), one asked a question
     /// at a time with a burst now and then is back to its smallest size as soon as it parks.
     #[cold]
     fn give_back(&self, block: *mut Block<T>) {

@@ -467,16 +467,16 @@ fn parking_gives_the_full_blocks_back() {
     for burst in [2, 3, BLOCK_CAP, BLOCK_CAP + 1, 3 * BLOCK_CAP + 5] {
         let q = Queue::new(None);
         let mut next = 0;
-        for round in 0..4 {
+        for round in 0..=KEEP_AFTER_BURSTS {
             for i in 0..burst {
                 send(&q, next + i).unwrap();
             }
             assert!(uses_a_full_block(&q), "a burst of {burst} needs one");
             assert_eq!(drain(&q), (next..next + burst).collect::<Vec<_>>());
-            // `drain` ended with a park: the lap is given up. The first two bursts' blocks go
-            // back there; from the third in a row on, a burst keeps its block as the spare
+            // `drain` ended with a park: the lap is given up. The first three bursts' blocks
+            // go back there; from the fourth in a row on, a burst keeps its block as the spare
             // until the next park.
-            if round < 2 {
+            if round + 1 < KEEP_AFTER_BURSTS {
                 assert!(!holds_a_full_block(&q), "burst of {burst}, round {round}");
             } else {
                 assert!(
@@ -546,9 +546,9 @@ fn a_lone_burst_gives_its_blocks_back_while_a_sender_installs_the_next() {
 fn a_busy_mailbox_keeps_a_spare_block() {
     // While the receiver does not park, a finished block is kept for the next lap.
     let q = Queue::new(None);
-    // Two first bursts, given back at their parks: the bursts below are the third and the
-    // fourth in a row.
-    for round in 0..2 {
+    // Three first bursts, given back at their parks: the bursts below are the fourth and the
+    // fifth in a row.
+    for round in 0..KEEP_AFTER_BURSTS - 1 {
         for i in 0..BLOCK_CAP {
             send(&q, i).unwrap();
         }
