@@ -129,8 +129,9 @@ struct Ops {
 }
 
 // SAFETY: the future is touched only by the holder of `RUNNING` (a driver's or a helping
-// caller's poll, a closer's drop), which the state word gives to one thread at a time; everything else is atomic or
-// immutable. `F: Send` lets the future move between the threads that hold `RUNNING`.
+// caller's poll, a closer's drop), which the state word gives to one thread at a time;
+// everything else is atomic or immutable. `F: Send` lets the future move between the threads
+// that hold `RUNNING`.
 unsafe impl<F: Send> Sync for TaskCell<F> {}
 
 impl Header {
@@ -138,68 +139,44 @@ impl Header {
     /// entry of it is queued).
     fn notify(&self) -> bool {
         // The usual case first: idle, with no entry queued.
-        let Err(mut state) =
-            self.state
-                .compare_exchange(0, SCHEDULED | QUEUED, Ordering::AcqRel, Ordering::Acquire)
-        else {
+        if self
+            .state
+            .compare_exchange(0, SCHEDULED | QUEUED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             return true;
-        };
-        loop {
-            if state & (SCHEDULED | CLOSED | DONE) != 0 {
-                return false;
-            }
-            // A running task is queued again by its poller once its poll returns; one with an
-            // entry queued is polled when that entry is taken.
-            let queue = state & (RUNNING | QUEUED) == 0;
-            let next = state | SCHEDULED | if queue { QUEUED } else { 0 };
-            match self
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return queue,
-                Err(actual) => state = actual,
-            }
         }
+        // A running task is queued again by its poller once its poll returns; one with an
+        // entry queued is polled when that entry is taken.
+        let queue = |state: usize| state & (RUNNING | QUEUED) == 0;
+        self.state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+                (state & (SCHEDULED | CLOSED | DONE) == 0)
+                    .then(|| state | SCHEDULED | if queue(state) { QUEUED } else { 0 })
+            })
+            .is_ok_and(queue)
     }
 
     /// Takes a scheduled task that no one polls to poll it here, its queued entry left
     /// behind; `false` if it is not scheduled, is running, or is closed.
     fn claim(&self) -> bool {
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
-            if state & (SCHEDULED | RUNNING | CLOSED | DONE) != SCHEDULED {
-                return false;
-            }
-            match self.state.compare_exchange_weak(
-                state,
-                (state & !SCHEDULED) | RUNNING,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => state = actual,
-            }
-        }
+        self.state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+                (state & (SCHEDULED | RUNNING | CLOSED | DONE) == SCHEDULED)
+                    .then_some((state & !SCHEDULED) | RUNNING)
+            })
+            .is_ok()
     }
 
     /// Sets `CLOSED` unless a bit of `settled` is set, and with it `claim` unless a bit of
     /// `busy` is: `true` when this call claimed (the caller then owes the task its end).
     fn mark_closed(&self, settled: usize, busy: usize, claim: usize) -> bool {
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
-            if state & settled != 0 {
-                return false;
-            }
-            let claims = state & busy == 0;
-            let next = state | CLOSED | if claims { claim } else { 0 };
-            match self
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return claims,
-                Err(actual) => state = actual,
-            }
-        }
+        self.state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+                (state & settled == 0)
+                    .then_some(state | CLOSED | if state & busy == 0 { claim } else { 0 })
+            })
+            .is_ok_and(|state| state & busy == 0)
     }
 }
 
@@ -308,36 +285,36 @@ where
     fn run(self: Arc<Self>, queue: &Worker<Task>) {
         let header = &self.header;
         // The usual case first: scheduled, this entry its only one, nothing else.
-        let Err(mut state) = header.state.compare_exchange(
-            SCHEDULED | QUEUED,
-            RUNNING,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) else {
-            return self.poll_claimed(queue);
-        };
-        loop {
-            // Held by a poller or a closer, ended, or polled since this entry was queued by
-            // a caller that ran it itself: the entry is stale. (A running task's poller
-            // queues it again after its poll if it was woken meanwhile.)
-            let stale = state & (RUNNING | DONE) != 0 || state & (SCHEDULED | CLOSED) == 0;
-            let next = if stale {
-                state & !QUEUED
-            } else {
-                (state & !(SCHEDULED | QUEUED)) | RUNNING
-            };
-            match header.state.compare_exchange_weak(
-                state,
-                next,
+        if header
+            .state
+            .compare_exchange(
+                SCHEDULED | QUEUED,
+                RUNNING,
                 Ordering::AcqRel,
                 Ordering::Acquire,
-            ) {
-                Ok(_) if stale => return,
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
+            )
+            .is_ok()
+        {
+            return self.poll_claimed(queue);
         }
-        self.poll_claimed(queue);
+        // Held by a poller or a closer, ended, or polled since this entry was queued by a
+        // caller that ran it itself: the entry is stale. (A running task's poller queues it
+        // again after its poll if it was woken meanwhile.)
+        let stale =
+            |state: usize| state & (RUNNING | DONE) != 0 || state & (SCHEDULED | CLOSED) == 0;
+        let (Ok(before) | Err(before)) =
+            header
+                .state
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+                    Some(if stale(state) {
+                        state & !QUEUED
+                    } else {
+                        (state & !(SCHEDULED | QUEUED)) | RUNNING
+                    })
+                });
+        if !stale(before) {
+            self.poll_claimed(queue);
+        }
     }
 
     #[inline(always)]
@@ -371,33 +348,25 @@ where
             }
         }
         // The usual case first: not woken meanwhile, no entry queued.
-        let Err(mut state) =
-            header
-                .state
-                .compare_exchange(RUNNING, 0, Ordering::AcqRel, Ordering::Acquire)
-        else {
+        if header
+            .state
+            .compare_exchange(RUNNING, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             return;
-        };
-        let requeue = loop {
-            if state & CLOSED != 0 {
-                return self.complete();
-            }
-            // Woken while it ran (or yielding), with no entry queued.
-            let requeue = state & (SCHEDULED | QUEUED) == SCHEDULED;
-            let next = (state & !RUNNING) | if requeue { QUEUED } else { 0 };
-            match header.state.compare_exchange_weak(
-                state,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break requeue,
-                Err(actual) => state = actual,
-            }
-        };
-        if requeue {
-            // Behind the tasks queued meanwhile.
-            queue.push(self);
+        }
+        // Woken while it ran (or yielding), with no entry queued: queued again, behind the
+        // tasks queued meanwhile.
+        let requeue = |state: usize| state & (SCHEDULED | QUEUED) == SCHEDULED;
+        match header
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+                (state & CLOSED == 0)
+                    .then(|| (state & !RUNNING) | if requeue(state) { QUEUED } else { 0 })
+            }) {
+            Err(_) => self.complete(),
+            Ok(before) if requeue(before) => queue.push(self),
+            Ok(_) => {}
         }
     }
 
