@@ -10,8 +10,9 @@
 //! - **Drivers**: one per worker thread of the runtime, each a tokio task. A driver polls
 //!   the actor tasks of its local queue, takes from the shared queue (wake-ups from outside
 //!   any driver: a tokio task, a timer, another thread) every [`GLOBAL_EVERY`] tasks and when
-//!   its own queue is empty, and steals half of a sibling's queue when both are empty. After
-//!   [`BUDGET`] tasks it yields to the other tasks of its tokio worker.
+//!   its own queue is empty, and steals half of a sibling's queue when both are empty. It
+//!   yields its tokio worker to the worker's other tasks once it has held it for [`TURN`],
+//!   looking at the clock after every [`BUDGET`] tasks and at an actor's yield.
 //! - **Parking**: a driver with nothing to do leaves its waker in the idle list, then looks
 //!   at every queue once more (the registration, a full fence, the look: a push that missed
 //!   the registration is seen by the look). A wake-up from outside pushes, fences, and wakes
@@ -42,6 +43,7 @@ use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::Mutex;
@@ -63,8 +65,16 @@ const QUEUED: usize = 16;
 /// Scheduler ids; 0 is none.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Tasks a driver polls before it yields its tokio worker to the other tasks there.
+/// Tasks a driver polls between two looks at the clock (see [`TURN`]); also a helper's
+/// budget.
 const BUDGET: u32 = 128;
+/// How long a driver keeps its tokio worker, once it has polled [`BUDGET`] tasks or an actor
+/// yielded, before it yields the worker to tokio's other tasks there (see
+/// `Driver::turn_is_over`). Each yield on a worker with nothing else to run makes tokio look
+/// for work and wake the other worker, which at times takes the driver: yielding every 128
+/// polls (8 µs of a ping-pong) moved a pair of actors between the cores often enough to
+/// double a round trip's cost in some runs.
+const TURN: Duration = Duration::from_micros(50);
 /// Every this many tasks, a driver looks at the shared queue before its own, so that
 /// wake-ups from outside are not starved by actors that keep waking each other.
 const GLOBAL_EVERY: u32 = 31;
@@ -726,6 +736,16 @@ impl Driver {
         }
     }
 
+    /// Whether the driver has held its worker long enough to yield it: [`TURN`] since it
+    /// first reached its budget in this poll (noted in `started`). Read at each budget's
+    /// worth of polls and at an actor's yield only, so that the clock is read once per
+    /// hundred-odd polls.
+    fn turn_is_over(&self, started: &mut Option<Instant>) -> bool {
+        let now = Instant::now();
+        let since = *started.get_or_insert(now);
+        now.duration_since(since) >= TURN
+    }
+
     fn drive(&self, cx: &mut Context<'_>) -> Poll<()> {
         // Polled while parked (its own yield, or spuriously): not parked any longer.
         self.shared.unpark(self.index);
@@ -738,7 +758,9 @@ impl Driver {
         };
         let _entered = enter(&local);
         HOSTS.set(self.shared.id);
-        let mut polled = 0;
+        let mut polled = 0u32;
+        // When the driver first reached its budget in this poll.
+        let mut started = None;
         loop {
             if self.shared.closed.load(Ordering::Acquire) {
                 self.ended.set(true);
@@ -749,7 +771,9 @@ impl Driver {
                 Some(task) => {
                     task.run(&self.queue);
                     polled += 1;
-                    if polled == BUDGET || local.yielded.get() {
+                    if (polled.is_multiple_of(BUDGET) || local.yielded.replace(false))
+                        && self.turn_is_over(&mut started)
+                    {
                         // Room for the worker's other tasks; an idle sibling takes the rest.
                         if self.queue.len() > 1 && self.shared.parked.load(Ordering::Relaxed) != 0 {
                             self.shared.unpark_one();
@@ -1680,6 +1704,37 @@ mod tests {
             assert!(!helped, "another runtime's thread never runs the actor");
             run_one(&sched).await;
             assert_eq!(probe.polls(), 3, "its own driver ran it");
+        });
+    }
+
+    #[test]
+    fn tasks_that_keep_a_driver_busy_still_let_the_workers_other_tasks_run() {
+        let runtime = current_thread();
+        runtime.block_on(async {
+            let sched = Scheduler::new(&tokio::runtime::Handle::current(), true);
+            let stop = Arc::new(AtomicBool::new(false));
+            // Wakes itself at every poll: its driver always has a task to run.
+            let spinning = stop.clone();
+            let busy = sched.spawn(poll_fn(move |cx| {
+                if spinning.load(Ordering::SeqCst) {
+                    Poll::Ready(())
+                } else {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+            }));
+            // A tokio task on the one worker gets its turn, and so does this future.
+            tokio::spawn(async {}).await.unwrap();
+            stop.store(true, Ordering::SeqCst);
+            poll_fn(|cx| {
+                if busy.is_finished() {
+                    Poll::Ready(())
+                } else {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+            })
+            .await;
         });
     }
 }
