@@ -11,8 +11,8 @@
 //!   the actor tasks of its local queue, takes from the shared queue (wake-ups from outside
 //!   any driver: a tokio task, a timer, another thread) every [`GLOBAL_EVERY`] tasks and when
 //!   its own queue is empty, and steals half of a sibling's queue when both are empty. It
-//!   yields its tokio worker to the worker's other tasks once it has held it for [`TURN`],
-//!   looking at the clock after every [`BUDGET`] tasks and at an actor's yield.
+//!   yields its tokio worker to the worker's other tasks when an actor yields, and once it
+//!   has held the worker for [`TURN`], looking at the clock after every [`BUDGET`] tasks.
 //! - **Parking**: a driver with nothing to do leaves its waker in the idle list, then looks
 //!   at every queue once more (the registration, a full fence, the look: a push that missed
 //!   the registration is seen by the look). A wake-up from outside pushes, fences, and wakes
@@ -68,9 +68,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Tasks a driver polls between two looks at the clock (see [`TURN`]); also a helper's
 /// budget.
 const BUDGET: u32 = 128;
-/// How long a driver keeps its tokio worker, once it has polled [`BUDGET`] tasks or an actor
-/// yielded, before it yields the worker to tokio's other tasks there (see
-/// `Driver::turn_is_over`). Each yield on a worker with nothing else to run makes tokio look
+/// How long a driver keeps its tokio worker, once it has polled [`BUDGET`] tasks, before it
+/// yields the worker to tokio's other tasks there (see `Driver::turn_is_over`; an actor's
+/// own yield yields the worker at once). Each yield on a worker with nothing else to run makes tokio look
 /// for work and wake the other worker, which at times takes the driver: yielding every 128
 /// polls (8 µs of a ping-pong) moved a pair of actors between the cores often enough to
 /// double a round trip's cost in some runs.
@@ -737,9 +737,8 @@ impl Driver {
     }
 
     /// Whether the driver has held its worker long enough to yield it: [`TURN`] since it
-    /// first reached its budget in this poll (noted in `started`). Read at each budget's
-    /// worth of polls and at an actor's yield only, so that the clock is read once per
-    /// hundred-odd polls.
+    /// first reached its budget in this poll (noted in `started`). Asked at each budget's
+    /// worth of polls only, so that the clock is read once per hundred-odd polls.
     fn turn_is_over(&self, started: &mut Option<Instant>) -> bool {
         let now = Instant::now();
         let since = *started.get_or_insert(now);
@@ -771,8 +770,10 @@ impl Driver {
                 Some(task) => {
                     task.run(&self.queue);
                     polled += 1;
-                    if (polled.is_multiple_of(BUDGET) || local.yielded.replace(false))
-                        && self.turn_is_over(&mut started)
+                    // An actor's own yield (it took 1,024 messages in a row) yields the worker
+                    // at once; many short polls do once the turn is over.
+                    if local.yielded.get()
+                        || (polled.is_multiple_of(BUDGET) && self.turn_is_over(&mut started))
                     {
                         // Room for the worker's other tasks; an idle sibling takes the rest.
                         if self.queue.len() > 1 && self.shared.parked.load(Ordering::Relaxed) != 0 {
