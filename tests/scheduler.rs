@@ -105,9 +105,12 @@ impl Log {
 /// The capacity of the small mailboxes below.
 const SMALL: usize = 8;
 
-fn spawn_small_log(system: &System) -> ActorRef<Log> {
+/// A `Log` with a mailbox of [`SMALL`], started and parked.
+async fn small_log(system: &System) -> ActorRef<Log> {
     let options = SpawnOptions::new().mailbox(Mailbox::bounded(SMALL));
-    system.spawn_with(Log::default(), options).unwrap()
+    let log = system.spawn_with(Log::default(), options).unwrap();
+    log.take().await.unwrap();
+    log
 }
 
 /// Runs `test` as a tokio task (an ask helps only from a task) on a runtime whose one thread
@@ -246,8 +249,7 @@ async fn asks_from_many_tasks_on_two_workers_are_all_answered() {
 #[test]
 fn a_tell_to_a_full_mailbox_runs_the_waiting_actor_in_its_first_poll() {
     in_a_task(|system| async move {
-        let log = spawn_small_log(&system);
-        log.take().await.unwrap();
+        let log = small_log(&system).await;
         // The first tell wakes the actor, which then waits for the worker this task holds.
         for v in 0..SMALL as u64 {
             log.note(v).tell().await.unwrap();
@@ -271,8 +273,7 @@ fn a_tell_to_a_full_mailbox_runs_the_waiting_actor_in_its_first_poll() {
 #[test]
 fn a_sender_that_keeps_finding_the_mailbox_full_gives_its_worker_back_now_and_then() {
     in_a_task(|system| async move {
-        let log = spawn_small_log(&system);
-        log.take().await.unwrap();
+        let log = small_log(&system).await;
         let me = tokio::task::id();
         let streamed = SMALL * 39;
         let count = (streamed + SMALL) as u64;
@@ -298,8 +299,7 @@ fn without_inline_handlers_a_tell_to_a_full_mailbox_waits() {
     in_a_task_of(
         System::builder().inline_handlers(false),
         |system| async move {
-            let log = spawn_small_log(&system);
-            log.take().await.unwrap();
+            let log = small_log(&system).await;
             for v in 0..SMALL as u64 {
                 log.note(v).tell().await.unwrap();
             }
@@ -314,8 +314,7 @@ fn without_inline_handlers_a_tell_to_a_full_mailbox_waits() {
 #[test]
 fn a_sender_does_not_run_an_actor_that_waits_in_a_handler() {
     in_a_task(|system| async move {
-        let log = spawn_small_log(&system);
-        log.take().await.unwrap();
+        let log = small_log(&system).await;
         let (open, gate) = oneshot::channel();
         let (started, start) = oneshot::channel();
         let polls = Arc::new(AtomicUsize::new(0));
@@ -344,7 +343,7 @@ fn a_sender_does_not_run_an_actor_that_waits_in_a_handler() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tells_from_many_tasks_to_a_small_mailbox_on_two_workers_all_arrive_in_order() {
     let system = System::new();
-    let log = spawn_small_log(&system);
+    let log = small_log(&system).await;
     let senders = 4u64;
     let each = 5_000u64;
     let mut tasks = Vec::new();
@@ -379,8 +378,7 @@ async fn tells_from_many_tasks_to_a_small_mailbox_on_two_workers_all_arrive_in_o
 #[test]
 fn an_ask_after_a_burst_that_ran_the_actor_is_answered_in_its_first_poll() {
     in_a_task(|system| async move {
-        let log = spawn_small_log(&system);
-        log.take().await.unwrap();
+        let log = small_log(&system).await;
         // The last tell finds the mailbox full and runs the actor, which parks with its queue
         // entry left behind: the ask's wake-up queues nothing, and the asker claims it.
         for v in 0..=SMALL as u64 {

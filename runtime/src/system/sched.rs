@@ -1468,6 +1468,14 @@ mod tests {
         done.await.unwrap();
     }
 
+    /// A probe spawned on `sched` and polled once by a driver, idle, its waker left.
+    async fn polled_probe(sched: &Scheduler) -> (Probe, super::SchedTask) {
+        let probe = Probe::new();
+        let task = sched.spawn(probe.future());
+        run_one(sched).await;
+        (probe, task)
+    }
+
     /// A scheduler that lets callers help, on a current-thread runtime whose thread has run
     /// its driver, and `test` as a tokio task there (only such a task helps).
     fn helping<F, Fut>(test: F)
@@ -1486,9 +1494,7 @@ mod tests {
     #[test]
     fn a_caller_runs_a_scheduled_task_once_and_its_entry_polls_it_only_if_woken_again() {
         helping(|sched| async move {
-            let probe = Probe::new();
-            let task = sched.spawn(probe.future());
-            run_one(&sched).await;
+            let (probe, task) = polled_probe(&sched).await;
             assert_eq!(probe.polls(), 1);
             let waker = probe.waker().unwrap();
 
@@ -1549,9 +1555,7 @@ mod tests {
     #[test]
     fn a_caller_runs_only_a_scheduled_task_of_its_own_scheduler() {
         helping(|sched| async move {
-            let probe = Probe::new();
-            let _task = sched.spawn(probe.future());
-            run_one(&sched).await;
+            let (probe, _task) = polled_probe(&sched).await;
             // Not scheduled: idle, waiting for its waker.
             assert!(!help(&sched, &probe));
             // No waker, or one that is not a task's.
@@ -1573,9 +1577,7 @@ mod tests {
     #[test]
     fn callers_on_a_thread_help_a_few_times_then_decline_until_a_sender_there_waited() {
         helping(|sched| async move {
-            let probe = Probe::new();
-            let _task = sched.spawn(probe.future());
-            run_one(&sched).await;
+            let (probe, _task) = polled_probe(&sched).await;
             let waker = probe.waker().unwrap();
             for _ in 0..super::HELPS_IN_A_ROW {
                 waker.wake_by_ref();
@@ -1596,9 +1598,7 @@ mod tests {
     #[test]
     fn a_task_woken_during_its_helped_poll_is_polled_once_more_by_its_entry() {
         helping(|sched| async move {
-            let probe = Probe::new();
-            let _task = sched.spawn(probe.future());
-            run_one(&sched).await;
+            let (probe, _task) = polled_probe(&sched).await;
             let waker = probe.waker().unwrap();
             waker.wake_by_ref();
             // Woken while the caller polls it: scheduled again, its entry still queued.
@@ -1621,9 +1621,7 @@ mod tests {
     #[test]
     fn a_task_that_ends_in_its_helped_poll_is_let_go_when_its_entry_is_taken() {
         helping(|sched| async move {
-            let probe = Probe::new();
-            let handle = sched.spawn(probe.future());
-            run_one(&sched).await;
+            let (probe, handle) = polled_probe(&sched).await;
             let waker = probe.waker.lock().take().unwrap();
             waker.wake_by_ref();
             probe.done.store(true, Ordering::SeqCst);
@@ -1676,9 +1674,7 @@ mod tests {
     #[test]
     fn a_thread_of_the_runtime_helps_before_any_driver_ran_there_and_another_runtimes_never() {
         helping(|sched| async move {
-            let probe = Probe::new();
-            let _task = sched.spawn(probe.future());
-            run_one(&sched).await;
+            let (probe, _task) = polled_probe(&sched).await;
             // As on a worker thread where no driver of the scheduler has run yet.
             super::HOSTS.set(0);
             probe.waker().unwrap().wake_by_ref();
