@@ -17,7 +17,7 @@ use crate::resilience::{DedupStore, MemoryDedupStore};
 use crate::supervision::{
     ActorEvent, DeadLetter, DeadLetterReason, LinkError, RestartLog, Supervisor, Terminated,
 };
-use crate::system::{Bulkhead, Claimed, Instant, System};
+use crate::system::{Bulkhead, Claim, Claimed, Instant, System};
 
 /// Signals an actor's task receives through its mailbox.
 pub(crate) mod signal {
@@ -181,10 +181,7 @@ impl<A: Actor> Cell<A> {
     }
 
     /// Calls `claim` with the waker the mailbox keeps of its receiver, if it has one.
-    pub(crate) fn claim_receiver(
-        &self,
-        claim: &dyn Fn(&Waker) -> Option<Claimed>,
-    ) -> Option<Claimed> {
+    pub(crate) fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed> {
         self.queue
             .with_receiver_waker(|waker| waker.and_then(claim))
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::endpoint::{sealed::Sealed, try_tell};
 use super::error::TellError;
@@ -14,7 +14,7 @@ use crate::actor::{Actor, ActorId, Cell, Core, Lifecycle, Node, StopReason, sign
 use crate::mailbox::{Reject, Slot};
 use crate::message::{Accepts, Envelope, Headers, Message, ReplyTo};
 use crate::supervision::ActorState;
-use crate::system::{Claimed, Shared};
+use crate::system::{Claim, Claimed, Shared};
 
 /// The address of a running actor of type `A`.
 ///
@@ -229,7 +229,7 @@ where
         );
     }
 
-    fn claim_receiver(&self, claim: &dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed> {
+    fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed> {
         self.cell.claim_receiver(claim)
     }
 

@@ -1,12 +1,12 @@
 //! What an address does for the send futures, whatever kind of address it is.
 
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crate::actor::Core;
 use crate::mailbox::{Reject, Slot};
 use crate::message::{Headers, Message, ReplyTo};
 use crate::sim::Crossing;
-use crate::system::{Claimed, Shared};
+use crate::system::{Claim, Claimed, Shared};
 
 pub(crate) mod sealed {
     use super::*;
@@ -25,7 +25,7 @@ pub(crate) mod sealed {
         fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
         /// Calls `claim` with the waker the actor's mailbox keeps of its receiver (see
         /// `Scheduler::help`).
-        fn claim_receiver(&self, claim: &dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>;
+        fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed>;
         /// The system the addressed actor lives in (clock, default timeouts).
         fn system(&self) -> &Shared;
         /// The addressed actor's cell.

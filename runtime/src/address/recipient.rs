@@ -3,7 +3,7 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::actor_ref::ActorRef;
 use super::endpoint::crossing;
@@ -13,14 +13,14 @@ use super::request::{Request, Tell};
 use crate::actor::{Actor, ActorId, Cell, Core, Lifecycle};
 use crate::mailbox::{Reject, Slot};
 use crate::message::{Accepts, Envelope, Headers, Message, ReplyTo};
-use crate::system::{Claimed, Shared};
+use crate::system::{Claim, Claimed, Shared};
 
 /// What a recipient needs of a cell, with the actor type erased.
 trait Deliver<M: Message>: Send + Sync {
     fn try_reserve(&self) -> Result<Slot<'_>, Reject>;
     fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>>;
     fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
-    fn claim_receiver(&self, claim: &dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>;
+    fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed>;
     /// `try_reserve` and `push` in one indirect call: the fan-out path of the event bus.
     fn try_tell(&self, headers: Headers, msg: M) -> Result<(), TellError<M>>;
     fn core(&self) -> &Core;
@@ -40,7 +40,7 @@ where
         Cell::poll_reserve(self, cx)
     }
 
-    fn claim_receiver(&self, claim: &dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed> {
+    fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed> {
         Cell::claim_receiver(self, claim)
     }
 
@@ -207,7 +207,7 @@ impl<M: Message> Sealed<M> for Recipient<M> {
         self.cell.push(slot, headers, msg, reply);
     }
 
-    fn claim_receiver(&self, claim: &dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed> {
+    fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed> {
         self.cell.claim_receiver(claim)
     }
 

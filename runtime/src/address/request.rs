@@ -289,8 +289,8 @@ enum AskState<M: Message> {
 ///
 /// Awaited in a tokio task, an ask to an idle actor usually runs that actor's handler
 /// within its own first poll (the asking thread would only wait for it otherwise), and
-/// resolves there; [`SystemBuilder::inline_handlers`](crate::SystemBuilder::inline_handlers) says
-/// what the handler then shares with the asking task, and turns it off. The deadline bounds
+/// resolves there; [`SystemBuilder::inline_handlers`](crate::SystemBuilder::inline_handlers)
+/// says what the handler then shares with the asking task, and turns it off. The deadline bounds
 /// the waiting: a reply the handler produced inside that poll is returned even if a
 /// synchronous handler ran past the deadline, as on a current-thread runtime, where the
 /// handler runs on the asking thread anyway.

@@ -11,7 +11,7 @@ mod spawn;
 mod sweep;
 mod time;
 
-pub(crate) use sched::Claimed;
+pub(crate) use sched::{Claim, Claimed};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;

@@ -10,12 +10,12 @@ use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
-use super::sched::{Claimed, SchedTask, Scheduler};
+use super::sched::{Claim, Claimed, SchedTask, Scheduler};
 use super::time::{Instant, duration_nanos};
 use crate::sim::{SimRt, SimSleep, Task, YieldNow};
 
@@ -106,7 +106,7 @@ impl Rt {
     pub(crate) fn help<R>(
         &self,
         send: impl FnOnce() -> R,
-        receiver: impl FnOnce(&dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>,
+        receiver: impl FnOnce(&Claim<'_>) -> Option<Claimed>,
     ) -> R {
         match self {
             Rt::Tokio(rt) => rt.sched.help(send, receiver),
@@ -118,7 +118,7 @@ impl Rt {
     /// waits for a driver (see `Scheduler::help_receiver`); whether it did.
     pub(crate) fn help_receiver(
         &self,
-        receiver: impl FnOnce(&dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>,
+        receiver: impl FnOnce(&Claim<'_>) -> Option<Claimed>,
     ) -> bool {
         match self {
             Rt::Tokio(rt) => rt.sched.help_receiver(receiver),

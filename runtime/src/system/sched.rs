@@ -965,7 +965,7 @@ impl Scheduler {
     pub(crate) fn help<R>(
         &self,
         send: impl FnOnce() -> R,
-        receiver: impl FnOnce(&dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>,
+        receiver: impl FnOnce(&Claim<'_>) -> Option<Claimed>,
     ) -> R {
         if !self.may_help() {
             return send();
@@ -1010,7 +1010,7 @@ impl Scheduler {
     /// [`help`](Scheduler::help) apply.
     pub(crate) fn help_receiver(
         &self,
-        receiver: impl FnOnce(&dyn Fn(&Waker) -> Option<Claimed>) -> Option<Claimed>,
+        receiver: impl FnOnce(&Claim<'_>) -> Option<Claimed>,
     ) -> bool {
         if !self.may_help() {
             return false;
@@ -1105,6 +1105,10 @@ pub(crate) fn sender_waited() {
 
 /// A task claimed to be polled by a helping caller (see [`Scheduler::help_receiver`]).
 pub(crate) struct Claimed(Task);
+
+/// The claim a helping caller hands the mailbox, to make on the waker it keeps of its
+/// receiver.
+pub(crate) type Claim<'a> = dyn Fn(&Waker) -> Option<Claimed> + 'a;
 
 /// A task of the scheduler, as a [`TaskHandle`](super::TaskHandle) holds it.
 #[derive(Clone)]
