@@ -920,9 +920,6 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Waits until there is something to take (or the queue is drained, or a signal is
-    /// raised), without taking it. Receiver only. This is where the receiver parks.
-    #[inline(never)]
     /// Whether a sender has claimed a slot the receiver has not taken, or a signal is raised:
     /// loads only, for a receiver looking again before it parks. Receiver only.
     pub(crate) fn has_news(&self) -> bool {
@@ -932,6 +929,9 @@ impl<T> Queue<T> {
             || self.wakers.signals.load(Relaxed) != 0
     }
 
+    /// Waits until there is something to take (or the queue is drained, or a signal is
+    /// raised), without taking it. Receiver only. This is where the receiver parks.
+    #[inline(never)]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, signals: bool) -> Poll<Ready> {
         // SAFETY: receiver only (see the module docs): no other `&mut Head` exists.
         let head = unsafe { &mut *self.head.get() };
