@@ -375,6 +375,54 @@ async fn tells_from_many_tasks_to_a_small_mailbox_on_two_workers_all_arrive_in_o
     system.shutdown().await;
 }
 
+/// Streams `sent` tells into an unbounded `Log` from a task that never pauses, on a runtime
+/// of one thread; returns the deepest backlog seen after a tell. Every tell must be done in
+/// its first poll: an unbounded mailbox never makes a sender wait.
+async fn stream_into_unbounded(system: &System, sent: u64) -> usize {
+    let options = SpawnOptions::new().mailbox(Mailbox::unbounded());
+    let log = system.spawn_with(Log::default(), options).unwrap();
+    log.take().await.unwrap();
+    let mut deepest = 0;
+    for v in 0..sent {
+        assert!(
+            matches!(poll_once(pin!(log.note(v).tell())), Poll::Ready(Ok(()))),
+            "tell {v} waited"
+        );
+        deepest = deepest.max(log.mailbox_len());
+    }
+    let seen = log.take().await.unwrap();
+    assert_eq!(
+        seen.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+        (0..sent).collect::<Vec<_>>(),
+        "every message, in the order sent"
+    );
+    deepest
+}
+
+#[test]
+fn a_tell_stream_into_an_unbounded_mailbox_runs_the_actor_once_a_backlog_builds() {
+    in_a_task(|system| async move {
+        // The sender keeps the only thread: the actor runs only when the sender runs it.
+        let deepest = stream_into_unbounded(&system, 20_000).await;
+        assert!(
+            deepest < 2 * Mailbox::DEFAULT_CAPACITY,
+            "the backlog grew to {deepest}"
+        );
+    });
+}
+
+#[test]
+fn without_inline_handlers_an_unbounded_backlog_waits_for_the_sender_to_pause() {
+    let builder = System::builder().inline_handlers(false);
+    in_a_task_of(builder, |system| async move {
+        let deepest = stream_into_unbounded(&system, 20_000).await;
+        assert_eq!(
+            deepest, 20_000,
+            "nothing ran the actor while the sender streamed"
+        );
+    });
+}
+
 #[test]
 fn an_ask_after_a_burst_that_ran_the_actor_is_answered_in_its_first_poll() {
     in_a_task(|system| async move {

@@ -17,7 +17,7 @@ use crate::resilience::{DedupStore, MemoryDedupStore};
 use crate::supervision::{
     ActorEvent, DeadLetter, DeadLetterReason, LinkError, RestartLog, Supervisor, Terminated,
 };
-use crate::system::{Bulkhead, Claim, Claimed, Instant, System};
+use crate::system::{Bulkhead, Claim, Claimed, Helps, Instant, System};
 
 /// Signals an actor's task receives through its mailbox.
 pub(crate) mod signal {
@@ -177,7 +177,7 @@ impl<A: Actor> Cell<A> {
     /// sender that found the mailbox full (see `Scheduler::help_receiver`).
     fn help_receiver(&self) -> bool {
         let rt = self.core.system.shared().rt();
-        rt.help_receiver(|claim| self.claim_receiver(claim))
+        rt.help_receiver(Helps::Counted, |claim| self.claim_receiver(claim))
     }
 
     /// Calls `claim` with the waker the mailbox keeps of its receiver, if it has one.

@@ -11,7 +11,7 @@ use super::endpoint::{Endpoint, crossing, try_tell};
 use super::error::{AskError, TellError};
 use crate::mailbox::Reject;
 use crate::message::{Headers, Message, MessageId, ReplyReceiver, ReplyTo};
-use crate::system::{Instant, Registration};
+use crate::system::{Helps, Instant, Registration};
 
 /// A message on its way to an actor, not yet sent.
 ///
@@ -210,7 +210,11 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
         let reserved = match self.target.try_reserve() {
             Ok(slot) => {
                 if let Some(msg) = self.msg.take() {
+                    let deep = slot.is_deep();
                     self.target.push(slot, headers, msg, ReplyTo::none());
+                    if deep {
+                        run_deep_receiver(self.target);
+                    }
                     return Poll::Ready(Ok(()));
                 }
                 return Poll::Pending;
@@ -233,6 +237,19 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
             Err(Reject::Full) => Err(TellError::Full(msg)),
         })
     }
+}
+
+/// After a tell into an unbounded mailbox with a backlog (see `Slot::is_deep`): runs the
+/// actor on this thread for a turn if it waits for a driver and the sender may (a tokio task
+/// of the system's runtime), as a sender to a full bounded mailbox does. A sender streaming
+/// into an unbounded mailbox otherwise keeps its worker, and the driver its messages woke
+/// waits behind it there: the backlog would grow with every message until the sender
+/// paused.
+#[cold]
+#[inline(never)]
+fn run_deep_receiver<M: Message, E: Endpoint<M>>(target: &E) {
+    let rt = target.system().rt();
+    let _ = rt.help_receiver(Helps::Uncounted, |claim| target.claim_receiver(claim));
 }
 
 impl<E, M> fmt::Debug for Tell<'_, E, M> {

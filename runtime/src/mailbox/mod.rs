@@ -41,6 +41,15 @@ pub enum Mailbox {
     /// At most this many messages wait; senders beyond it wait or get `Full`.
     Bounded(usize),
     /// Any number of messages wait. Senders never wait; memory grows with the backlog.
+    ///
+    /// A tokio task that streams tells into it (with [`inline_handlers`] on, the default)
+    /// runs the actor itself for a turn whenever [`DEFAULT_CAPACITY`](Mailbox::DEFAULT_CAPACITY)
+    /// messages or more wait and the actor waits for a worker, as a sender to a full bounded
+    /// mailbox does: a sender that never pauses would otherwise keep its worker from the
+    /// actor, and the backlog would grow with every message. The tell still returns without
+    /// waiting for room.
+    ///
+    /// [`inline_handlers`]: crate::SystemBuilder::inline_handlers
     Unbounded,
 }
 

@@ -150,6 +150,11 @@ const BLOCK_CAP: usize = LAP - 1;
 /// The largest capacity a bounded queue can have.
 pub(crate) const MAX_CAPACITY: usize = usize::MAX >> (SHIFT + 2);
 
+/// Messages waiting in an unbounded queue from which a sender that is a tokio task runs the
+/// actor itself for a turn, as one that finds a bounded mailbox full does (see
+/// `Scheduler::help_receiver`): the default capacity of a bounded mailbox.
+pub(crate) const UNBOUNDED_HELP_AT: usize = super::Mailbox::DEFAULT_CAPACITY;
+
 /// The longest batch the receiver takes before giving slots back.
 const MAX_RELEASE_BATCH: usize = 64;
 
@@ -306,6 +311,9 @@ pub(crate) struct Slot<'q> {
     value: *mut (),
     state: *const AtomicU8,
     wake_receiver: bool,
+    /// An unbounded queue had [`UNBOUNDED_HELP_AT`] or more waiting when this slot, the last
+    /// of its block, was claimed (see [`is_deep`](Slot::is_deep)).
+    deep: bool,
     wakers: &'q Wakers,
     _queue: PhantomData<&'q ()>,
 }
@@ -313,6 +321,15 @@ pub(crate) struct Slot<'q> {
 impl std::fmt::Debug for Slot<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Slot").finish_non_exhaustive()
+    }
+}
+
+impl Slot<'_> {
+    /// Whether the queue is unbounded and had [`UNBOUNDED_HELP_AT`] messages or more waiting
+    /// when this slot was claimed. Looked at once a block (every [`BLOCK_CAP`] claims), on the
+    /// claim that installs the next block: the fast path reads nothing for it.
+    pub(crate) fn is_deep(&self) -> bool {
+        self.deep
     }
 }
 
@@ -535,7 +552,8 @@ impl<T> Queue<T> {
                 tail = self.tail.index.load(Acquire);
                 continue;
             }
-            if waiting(tail, self.tail.released.load(Acquire)) >= self.capacity {
+            let queued = waiting(tail, self.tail.released.load(Acquire));
+            if queued >= self.capacity {
                 break Err(Reject::Full);
             }
             if hollow && offset == 0 {
@@ -621,7 +639,9 @@ impl<T> Queue<T> {
                     // receiver has seen it marked.
                     let (value, state) =
                         unsafe { ((*block).values[offset].get(), &(*block).states[offset]) };
-                    break Ok(self.claimed(value, state, tail & PARKED != 0));
+                    let mut slot = self.claimed(value, state, tail & PARKED != 0);
+                    slot.deep = self.capacity == MAX_CAPACITY && queued >= UNBOUNDED_HELP_AT;
+                    break Ok(slot);
                 }
                 Err(current) => {
                     tail = current;
@@ -718,6 +738,7 @@ impl<T> Queue<T> {
             value: value.cast(),
             state,
             wake_receiver,
+            deep: false,
             wakers: &self.wakers,
             _queue: PhantomData,
         }

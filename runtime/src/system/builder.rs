@@ -118,7 +118,9 @@ impl SystemBuilder {
     /// Whether a tokio task that sends to an actor may run that actor's handlers itself, on
     /// its own thread, within its own poll (default: yes): an ask awaited in a tokio task
     /// runs the idle actor it woke, and a tell (or an ask) that finds the mailbox full runs
-    /// the actor when its task waits for a worker, instead of waiting for room.
+    /// the actor when its task waits for a worker, instead of waiting for room; so does a
+    /// tell into an unbounded mailbox with a backlog of
+    /// [`Mailbox::DEFAULT_CAPACITY`](crate::Mailbox::DEFAULT_CAPACITY) messages or more.
     ///
     /// The asking task only waits for the reply otherwise, so the reply usually comes at
     /// once, without a trip through the scheduler (an ask costs about half of what it does

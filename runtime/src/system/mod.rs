@@ -11,7 +11,7 @@ mod spawn;
 mod sweep;
 mod time;
 
-pub(crate) use sched::{Claim, Claimed};
+pub(crate) use sched::{Claim, Claimed, Helps};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;

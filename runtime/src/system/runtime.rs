@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
-use super::sched::{Claim, Claimed, SchedTask, Scheduler};
+use super::sched::{Claim, Claimed, Helps, SchedTask, Scheduler};
 use super::time::{Instant, duration_nanos};
 use crate::sim::{SimRt, SimSleep, Task, YieldNow};
 
@@ -118,10 +118,11 @@ impl Rt {
     /// waits for a driver (see `Scheduler::help_receiver`); whether it did.
     pub(crate) fn help_receiver(
         &self,
+        helps: Helps,
         receiver: impl FnOnce(&Claim<'_>) -> Option<Claimed>,
     ) -> bool {
         match self {
-            Rt::Tokio(rt) => rt.sched.help_receiver(receiver),
+            Rt::Tokio(rt) => rt.sched.help_receiver(helps, receiver),
             Rt::Sim(_) => false,
         }
     }

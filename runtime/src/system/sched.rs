@@ -1010,6 +1010,7 @@ impl Scheduler {
     /// [`help`](Scheduler::help) apply.
     pub(crate) fn help_receiver(
         &self,
+        kind: Helps,
         receiver: impl FnOnce(&Claim<'_>) -> Option<Claimed>,
     ) -> bool {
         if !self.may_help() {
@@ -1018,14 +1019,16 @@ impl Scheduler {
         let Ok(helps) = HELPS.try_with(Cell::get) else {
             return false;
         };
-        if helps >= HELPS_IN_A_ROW {
+        if kind == Helps::Counted && helps >= HELPS_IN_A_ROW {
             return false;
         }
         self.as_helper(HELP_BUDGET, |_, queue| {
             let Some(Claimed(task)) = receiver(&|waker| self.claim(waker)) else {
                 return false;
             };
-            let _ = HELPS.try_with(|count| count.set(helps + 1));
+            if kind == Helps::Counted {
+                let _ = HELPS.try_with(|count| count.set(helps + 1));
+            }
             task.poll_claimed(queue);
             true
         })
@@ -1101,6 +1104,18 @@ impl fmt::Debug for Scheduler {
 /// tokio: helps may start again (see [`Scheduler::help_receiver`]).
 pub(crate) fn sender_waited() {
     let _ = HELPS.try_with(|count| count.set(0));
+}
+
+/// Whether a help counts towards [`HELPS_IN_A_ROW`] (see [`Scheduler::help_receiver`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Helps {
+    /// A sender to a full mailbox, which waits once the helps in a row are spent.
+    Counted,
+    /// A sender to an unbounded mailbox with a backlog, which never waits: the limit, lifted
+    /// only by a wait, would end its helps for good. The backlog limits them instead: a
+    /// help takes the actor through up to its fairness quota of messages, and the next comes
+    /// only once the backlog has grown back to the mailbox's `UNBOUNDED_HELP_AT`.
+    Uncounted,
 }
 
 /// A task claimed to be polled by a helping caller (see [`Scheduler::help_receiver`]).
@@ -1459,7 +1474,9 @@ mod tests {
     }
 
     fn help_with(sched: &Scheduler, waker: Option<Waker>) -> bool {
-        sched.help_receiver(|claim| waker.and_then(|waker| claim(&waker)))
+        sched.help_receiver(super::Helps::Counted, |claim| {
+            waker.and_then(|waker| claim(&waker))
+        })
     }
 
     /// Runs a task on `sched` and waits until a driver has run it: every task queued before

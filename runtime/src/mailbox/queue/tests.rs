@@ -1088,3 +1088,41 @@ fn dropping_the_queue_after_concurrent_sends_drops_each_value_once() {
         }
     }
 }
+
+/// Claims `count` slots of `q`, filling each; returns how many of the claims said the queue
+/// was deep.
+fn deep_claims(q: &Queue<u64>, count: u64) -> usize {
+    let mut deep = 0;
+    for v in 0..count {
+        let slot = q.try_reserve().unwrap();
+        deep += usize::from(slot.is_deep());
+        q.push(slot, v);
+    }
+    deep
+}
+
+#[test]
+fn an_unbounded_queue_says_deep_once_a_block_past_its_help_mark() {
+    let q: Queue<u64> = Queue::new(None);
+    assert_eq!(deep_claims(&q, UNBOUNDED_HELP_AT as u64), 0, "not before the mark");
+    // From the mark on, the claim of each block's last slot says so: one in every block.
+    let more = 10 * BLOCK_CAP as u64;
+    let deep = deep_claims(&q, more);
+    assert!((9..=10).contains(&deep), "{deep} deep claims in {more}");
+    // Taken down below the mark, the queue is not deep any more.
+    let (_, w) = waker();
+    let mut cx = Context::from_waker(&w);
+    for _ in 0..UNBOUNDED_HELP_AT {
+        assert!(matches!(q.poll_pop(&mut cx, true), Poll::Ready(Pop::Item(_))));
+    }
+    q.release();
+    assert_eq!(deep_claims(&q, 2 * BLOCK_CAP as u64), 0);
+}
+
+#[test]
+fn a_bounded_queue_is_never_deep() {
+    let capacity = 4 * UNBOUNDED_HELP_AT;
+    let q: Queue<u64> = Queue::new(NonZeroUsize::new(capacity));
+    assert_eq!(deep_claims(&q, capacity as u64), 0);
+    assert!(matches!(q.try_reserve(), Err(Reject::Full)));
+}
