@@ -219,14 +219,14 @@ where
     }
 
     #[inline]
-    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
+    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) -> bool {
         self.cell.queue.push(
             slot,
             Envelope {
                 headers,
                 payload: A::Msg::from_message(msg, reply),
             },
-        );
+        )
     }
 
     fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed> {

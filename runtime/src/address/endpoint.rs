@@ -21,8 +21,9 @@ pub(crate) mod sealed {
         fn try_reserve(&self) -> Result<Slot<'_>, Reject>;
         /// Reserves a mailbox slot, waiting for room.
         fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>>;
-        /// Puts the message into the reserved slot.
-        fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
+        /// Puts the message into the reserved slot; returns whether the mailbox is unbounded
+        /// with a backlog a sender should help with (see `Queue::push`).
+        fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) -> bool;
         /// Calls `claim` with the waker the actor's mailbox keeps of its receiver (see
         /// `Scheduler::help`).
         fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed>;

@@ -19,7 +19,7 @@ use crate::system::{Claim, Claimed, Shared};
 trait Deliver<M: Message>: Send + Sync {
     fn try_reserve(&self) -> Result<Slot<'_>, Reject>;
     fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<Result<Slot<'_>, Reject>>;
-    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>);
+    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) -> bool;
     fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed>;
     /// `try_reserve` and `push` in one indirect call: the fan-out path of the event bus.
     fn try_tell(&self, headers: Headers, msg: M) -> Result<(), TellError<M>>;
@@ -44,14 +44,14 @@ where
         Cell::claim_receiver(self, claim)
     }
 
-    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
+    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) -> bool {
         self.queue.push(
             slot,
             Envelope {
                 headers,
                 payload: A::Msg::from_message(msg, reply),
             },
-        );
+        )
     }
 
     #[inline]
@@ -203,8 +203,8 @@ impl<M: Message> Sealed<M> for Recipient<M> {
         self.cell.poll_reserve(cx)
     }
 
-    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) {
-        self.cell.push(slot, headers, msg, reply);
+    fn push(&self, slot: Slot<'_>, headers: Headers, msg: M, reply: ReplyTo<M::Reply>) -> bool {
+        self.cell.push(slot, headers, msg, reply)
     }
 
     fn claim_receiver(&self, claim: &Claim<'_>) -> Option<Claimed> {

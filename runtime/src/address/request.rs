@@ -210,9 +210,7 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
         let reserved = match self.target.try_reserve() {
             Ok(slot) => {
                 if let Some(msg) = self.msg.take() {
-                    let deep = slot.is_deep();
-                    self.target.push(slot, headers, msg, ReplyTo::none());
-                    if deep {
+                    if self.target.push(slot, headers, msg, ReplyTo::none()) {
                         run_deep_receiver(self.target);
                     }
                     return Poll::Ready(Ok(()));
@@ -239,7 +237,7 @@ impl<E: Endpoint<M>, M: Message> Future for Tell<'_, E, M> {
     }
 }
 
-/// After a tell into an unbounded mailbox with a backlog (see `Slot::is_deep`): runs the
+/// After a tell into an unbounded mailbox with a backlog (see `Queue::push`): runs the
 /// actor on this thread for a turn if it waits for a driver and the sender may (a tokio task
 /// of the system's runtime), as a sender to a full bounded mailbox does. A sender streaming
 /// into an unbounded mailbox otherwise keeps its worker, and the driver its messages woke

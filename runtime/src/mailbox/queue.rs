@@ -310,10 +310,8 @@ unsafe impl<T: Send> Sync for Queue<T> {}
 pub(crate) struct Slot<'q> {
     value: *mut (),
     state: *const AtomicU8,
-    wake_receiver: bool,
-    /// An unbounded queue had [`UNBOUNDED_HELP_AT`] or more waiting when this slot, the last
-    /// of its block, was claimed (see [`is_deep`](Slot::is_deep)).
-    deep: bool,
+    /// [`WAKE`] and [`DEEP`]: one test on the push's fast path for both.
+    flags: u8,
     wakers: &'q Wakers,
     _queue: PhantomData<&'q ()>,
 }
@@ -324,21 +322,19 @@ impl std::fmt::Debug for Slot<'_> {
     }
 }
 
-impl Slot<'_> {
-    /// Whether the queue is unbounded and had [`UNBOUNDED_HELP_AT`] messages or more waiting
-    /// when this slot was claimed. Looked at once a block (every [`BLOCK_CAP`] claims), on the
-    /// claim that installs the next block: the fast path reads nothing for it.
-    pub(crate) fn is_deep(&self) -> bool {
-        self.deep
-    }
-}
+/// A slot's flag: its claim cleared `PARKED`, so its sender wakes the receiver.
+const WAKE: u8 = 1;
+/// A slot's flag: the queue is unbounded and had [`UNBOUNDED_HELP_AT`] messages or more
+/// waiting when the slot was claimed. Looked at on the claims of the slow path only (the
+/// last slot of every block among them), so that the fast path reads nothing more for it.
+const DEEP: u8 = 2;
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         // SAFETY: the slot was claimed by this sender and not filled (`push` forgets the
         // `Slot`); the block stays alive until the receiver sees this slot marked.
         unsafe { (*self.state).store(SKIPPED, Release) };
-        if self.wake_receiver {
+        if self.flags & WAKE != 0 {
             self.wakers.wake_receiver();
         }
     }
@@ -640,7 +636,9 @@ impl<T> Queue<T> {
                     let (value, state) =
                         unsafe { ((*block).values[offset].get(), &(*block).states[offset]) };
                     let mut slot = self.claimed(value, state, tail & PARKED != 0);
-                    slot.deep = self.capacity == MAX_CAPACITY && queued >= UNBOUNDED_HELP_AT;
+                    if self.capacity == MAX_CAPACITY && queued >= UNBOUNDED_HELP_AT {
+                        slot.flags |= DEEP;
+                    }
                     break Ok(slot);
                 }
                 Err(current) => {
@@ -692,7 +690,10 @@ impl<T> Queue<T> {
 
     /// Fills a claimed slot.
     #[inline]
-    pub(crate) fn push(&self, slot: Slot<'_>, item: T) {
+    ///
+    /// Returns whether the queue is unbounded with a backlog of [`UNBOUNDED_HELP_AT`] or more,
+    /// as its claim found it (see [`DEEP`]): a sender that may should run the receiver.
+    pub(crate) fn push(&self, slot: Slot<'_>, item: T) -> bool {
         let slot = std::mem::ManuallyDrop::new(slot);
         // SAFETY: the slot was claimed from this queue (its lifetime ties it to `self`), so
         // `value` points to an unfilled `MaybeUninit<T>` in a live block, written by no one
@@ -701,9 +702,19 @@ impl<T> Queue<T> {
             slot.value.cast::<T>().write(item);
             (*slot.state).store(READY, Release);
         }
-        if slot.wake_receiver {
+        if slot.flags != 0 {
+            return self.pushed_flagged(slot.flags);
+        }
+        false
+    }
+
+    /// The rest of a push whose slot has flags: wakes the receiver, says whether deep.
+    #[cold]
+    fn pushed_flagged(&self, flags: u8) -> bool {
+        if flags & WAKE != 0 {
             self.wakers.wake_receiver();
         }
+        flags & DEEP != 0
     }
 
     /// The small block, allocated if no sender has done it yet.
@@ -737,8 +748,7 @@ impl<T> Queue<T> {
         Slot {
             value: value.cast(),
             state,
-            wake_receiver,
-            deep: false,
+            flags: u8::from(wake_receiver),
             wakers: &self.wakers,
             _queue: PhantomData,
         }

@@ -1095,8 +1095,7 @@ fn deep_claims(q: &Queue<u64>, count: u64) -> usize {
     let mut deep = 0;
     for v in 0..count {
         let slot = q.try_reserve().unwrap();
-        deep += usize::from(slot.is_deep());
-        q.push(slot, v);
+        deep += usize::from(q.push(slot, v));
     }
     deep
 }
@@ -1104,7 +1103,11 @@ fn deep_claims(q: &Queue<u64>, count: u64) -> usize {
 #[test]
 fn an_unbounded_queue_says_deep_once_a_block_past_its_help_mark() {
     let q: Queue<u64> = Queue::new(None);
-    assert_eq!(deep_claims(&q, UNBOUNDED_HELP_AT as u64), 0, "not before the mark");
+    assert_eq!(
+        deep_claims(&q, UNBOUNDED_HELP_AT as u64),
+        0,
+        "not before the mark"
+    );
     // From the mark on, the claim of each block's last slot says so: one in every block.
     let more = 10 * BLOCK_CAP as u64;
     let deep = deep_claims(&q, more);
@@ -1113,7 +1116,10 @@ fn an_unbounded_queue_says_deep_once_a_block_past_its_help_mark() {
     let (_, w) = waker();
     let mut cx = Context::from_waker(&w);
     for _ in 0..UNBOUNDED_HELP_AT {
-        assert!(matches!(q.poll_pop(&mut cx, true), Poll::Ready(Pop::Item(_))));
+        assert!(matches!(
+            q.poll_pop(&mut cx, true),
+            Poll::Ready(Pop::Item(_))
+        ));
     }
     q.release();
     assert_eq!(deep_claims(&q, 2 * BLOCK_CAP as u64), 0);
