@@ -29,6 +29,11 @@ const YIELD_EVERY: u32 = 1024;
 /// `spin_before_park`).
 const SPINS_BEFORE_PARK: u32 = 16;
 
+/// Messages that may come while an actor runs (since it last parked or yielded) for it to
+/// still look again before it parks, as a burst's tail: past them, a sender streams on another
+/// worker and the actor keeps pace with it, and it parks at once (see `spin_before_park`).
+const SPIN_WINDOW: u32 = 128;
+
 /// Where an actor's task starts.
 pub(crate) enum Launch {
     /// The system's runtime, or the bulkhead in the actor's cell.
@@ -400,8 +405,10 @@ fn handle_messages<'a, A: Actor>(
                 }
                 Step::Wait => {
                     // Only when messages came while it took the others: a sender on another
-                    // thread is sending. (One on this thread cannot send while it spins.)
-                    if cell.queue.came_while_taking() && spin_before_park(cell) {
+                    // thread is sending. (One on this thread cannot send while it spins.) And
+                    // only in a burst's first `SPIN_WINDOW` messages.
+                    let came = cell.queue.came_while_taking();
+                    if came > 0 && came < SPIN_WINDOW && spin_before_park(cell) {
                         continue;
                     }
                     let mut parked = false;
@@ -449,11 +456,22 @@ fn handle_messages<'a, A: Actor>(
 
 /// Looks at an empty mailbox again for a moment before the actor parks, when its driver has
 /// nothing else to run and messages came while the actor took the others (since it last
-/// parked or yielded): a sender in the middle of a burst, on another worker, sends again
-/// within tens of nanoseconds, and a park costs a compare-exchange here and a wake-up through
-/// the scheduler for the sender. Returns whether something came. A mailbox with news
-/// already (a slot claimed and not yet written, a signal) is left to the park's own handling,
-/// so that this never spins more than once in a row.
+/// parked or yielded), fewer than [`SPIN_WINDOW`]: a sender in the middle of a burst, on
+/// another worker, sends again within tens of nanoseconds, and a park costs a
+/// compare-exchange here and a wake-up through the scheduler for the sender. Returns whether
+/// something came. A mailbox with news already (a slot claimed and not yet written, a
+/// signal) is left to the park's own handling, so that this never spins more than once in a
+/// row.
+///
+/// Past the window the sender is streaming, and an actor that finds its mailbox empty keeps
+/// pace with it from the other worker. Looking again there kept the two in that state for
+/// good: the actor, always finding a message, never parked, and the queue's cache lines
+/// crossed between the cores every few messages. Parked, the actor is woken by the sender's
+/// next message onto the sender's worker, where the sender runs it once the mailbox is full.
+/// Measured in full harness runs taken in turns with and without the window: tell 1→1
+/// 0.48–0.58 of tokio's channel in all seven with it, against 0.50–1.58 (two misses)
+/// without; fan-in 18.5–20.7 ns a message in all seven, against 89–109 ns in five of seven
+/// without.
 fn spin_before_park<A: Actor>(cell: &Cell<A>) -> bool {
     if cell.queue.has_news() || !cell.core.system.shared().rt().may_spin_before_park() {
         return false;

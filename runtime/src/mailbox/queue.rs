@@ -1177,16 +1177,16 @@ impl<T> Queue<T> {
         head.go_start = tail;
     }
 
-    /// Whether messages came while the receiver was taking the ones there since its last
-    /// [`start_go`](Queue::start_go), as it finds the queue empty: a sender on another thread
-    /// sending while it runs. Receiver only.
-    pub(crate) fn came_while_taking(&self) -> bool {
+    /// How many messages came while the receiver was taking the ones there since its last
+    /// [`start_go`](Queue::start_go), as it finds the queue empty: more than none, a sender
+    /// on another thread sending while it runs. Receiver only.
+    pub(crate) fn came_while_taking(&self) -> u32 {
         // SAFETY: receiver only.
         let head = unsafe { &*self.head.get() };
-        // The receiver stands at the tail (the queue is empty): past the start, something came.
+        // The receiver stands at the tail (the queue is empty): what lies past the start came.
         #[allow(clippy::cast_possible_truncation)]
         let position = head.position as u32;
-        position != head.go_start
+        position.wrapping_sub(head.go_start)
     }
 
     /// Takes the next item if it is there. Receiver only.

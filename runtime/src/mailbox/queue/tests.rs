@@ -336,20 +336,25 @@ fn messages_that_came_while_the_receiver_took_others_are_told_apart() {
     q.start_go();
     assert!(matches!(pop(&q), Poll::Ready(Pop::Item(1))));
     assert!(matches!(pop(&q), Poll::Ready(Pop::Item(2))));
-    assert!(!q.came_while_taking());
+    assert_eq!(q.came_while_taking(), 0);
     // A message sent while it took the first.
     send(&q, 3).unwrap();
     q.start_go();
     assert!(matches!(pop(&q), Poll::Ready(Pop::Item(3))));
     send(&q, 4).unwrap();
     assert!(matches!(pop(&q), Poll::Ready(Pop::Item(4))));
-    assert!(q.came_while_taking());
+    assert_eq!(q.came_while_taking(), 1);
+    send(&q, 5).unwrap();
+    send(&q, 6).unwrap();
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(5))));
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(6))));
+    assert_eq!(q.came_while_taking(), 3);
     // Parked, woken, and back: a new start.
     assert!(pop(&q).is_pending());
-    send(&q, 5).unwrap();
+    send(&q, 7).unwrap();
     q.start_go();
-    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(5))));
-    assert!(!q.came_while_taking());
+    assert!(matches!(pop(&q), Poll::Ready(Pop::Item(7))));
+    assert_eq!(q.came_while_taking(), 0);
 }
 
 #[test]
