@@ -468,10 +468,9 @@ fn handle_messages<'a, A: Actor>(
 /// good: the actor, always finding a message, never parked, and the queue's cache lines
 /// crossed between the cores every few messages. Parked, the actor is woken by the sender's
 /// next message onto the sender's worker, where the sender runs it once the mailbox is full.
-/// Measured in full harness runs taken in turns with and without the window: tell 1→1
-/// 0.48–0.58 of tokio's channel in all seven with it, against 0.50–1.58 (two misses)
-/// without; fan-in 18.5–20.7 ns a message in all seven, against 89–109 ns in five of seven
-/// without.
+/// Measured in full harness runs: tell 1→1 0.48–0.58 of tokio's channel in all thirteen
+/// with the window, against 0.50–1.58 (two misses in seven, taken in turns with the first
+/// seven) without.
 fn spin_before_park<A: Actor>(cell: &Cell<A>) -> bool {
     if cell.queue.has_news() || !cell.core.system.shared().rt().may_spin_before_park() {
         return false;
