@@ -468,7 +468,7 @@ fn handle_messages<'a, A: Actor>(
 /// good: the actor, always finding a message, never parked, and the queue's cache lines
 /// crossed between the cores every few messages. Parked, the actor is woken by the sender's
 /// next message onto the sender's worker, where the sender runs it once the mailbox is full.
-/// Measured in full harness runs: tell 1→1 0.48–0.58 of tokio's channel in all thirteen
+/// Measured in full harness runs: tell 1→1 0.47–0.59 of tokio's channel in all nineteen
 /// with the window, against 0.50–1.58 (two misses in seven, taken in turns with the first
 /// seven) without.
 fn spin_before_park<A: Actor>(cell: &Cell<A>) -> bool {
