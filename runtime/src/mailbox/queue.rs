@@ -689,10 +689,10 @@ impl<T> Queue<T> {
     }
 
     /// Fills a claimed slot.
-    #[inline]
     ///
     /// Returns whether the queue is unbounded with a backlog of [`UNBOUNDED_HELP_AT`] or more,
     /// as its claim found it (see [`DEEP`]): a sender that may should run the receiver.
+    #[inline]
     pub(crate) fn push(&self, slot: Slot<'_>, item: T) -> bool {
         let slot = std::mem::ManuallyDrop::new(slot);
         // SAFETY: the slot was claimed from this queue (its lifetime ties it to `self`), so
